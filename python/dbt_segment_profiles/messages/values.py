@@ -1,0 +1,228 @@
+"""Warehouse values -> JSON values, with a reason (naming the column) for anything JSON can't carry.
+
+Converters raise `ValueProblem`; the builder turns it into a `Rejection`. Raising keeps the common
+path (nothing wrong) free of result checks.
+"""
+
+from __future__ import annotations
+
+import numbers
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+# orjson writes integers in the signed/unsigned 64-bit range and refuses anything wider.
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+# Decimal.adjusted() of the widest integer orjson writes; above it only the float path is left,
+# and int() of something like Decimal("1E+100000000") would be needlessly expensive.
+_DECIMAL_INT_DIGITS = 19
+_REPR_LIMIT = 80
+
+
+class ValueProblem(Exception):
+    """A value that cannot go into a message; `reason` names the column and the value."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe(value: Any) -> str:
+    """A short, readable rendering of a value for a rejection reason."""
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, Decimal) and not value.is_finite():
+        return "NaN" if value.is_nan() else ("Infinity" if value > 0 else "-Infinity")
+    text = repr(value)
+    return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
+
+
+def iso_utc(value: datetime | date) -> str:
+    """ISO-8601 in UTC with milliseconds and "Z"; naive datetimes are UTC, dates are midnight."""
+    if not isinstance(value, datetime):
+        return f"{value.isoformat()}T00:00:00.000Z"
+    offset = value.utcoffset()
+    if offset is not None:
+        # Subtracting the offset (not astimezone) keeps naive arithmetic exact and fast.
+        value = value - offset
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def _datetime(value: datetime | date, column: str) -> str:
+    try:
+        return iso_utc(value)
+    except OverflowError:
+        raise ValueProblem(
+            f"column {column} has value {describe(value)}, which is out of range in UTC"
+        ) from None
+
+
+def _not_json(value: Any, column: str) -> ValueProblem:
+    return ValueProblem(f"column {column} has value {describe(value)}, which JSON cannot carry")
+
+
+def _float(value: float, column: str) -> float:
+    if value - value == 0:  # false for NaN and both infinities
+        return value
+    raise _not_json(value, column)
+
+
+def _big_int(value: int, column: str) -> float:
+    # Beyond 64 bits JSON parsers (and Segment's) read a double anyway; send that double.
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueProblem(
+            f"column {column} has value {describe(value)}, which is too large for a JSON number"
+        ) from None
+
+
+def _decimal(value: Decimal, column: str) -> int | float:
+    if not value.is_finite():
+        raise _not_json(value, column)
+    if value.adjusted() <= _DECIMAL_INT_DIGITS and value == value.to_integral_value():
+        number = int(value)
+        if _INT_MIN <= number <= _INT_MAX:
+            return number
+    # Non-integral or wider than 64 bits: the nearest double keeps every digit a double can hold,
+    # and orjson prints its shortest round-tripping form (Decimal("12.50") -> 12.5).
+    result = float(value)
+    if result - result != 0:
+        raise ValueProblem(
+            f"column {column} has value {describe(value)}, which is too large for a JSON number"
+        )
+    return result
+
+
+def to_json(value: Any, column: str) -> Any:
+    """A warehouse value as a JSON-serialisable value; raises ValueProblem when it can't be."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        return value if _INT_MIN <= value <= _INT_MAX else _big_int(value, column)
+    if kind is float:
+        return _float(value, column)
+    return _other(value, column)
+
+
+def _other(value: Any, column: str) -> Any:
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return to_json(int(value), column)
+    if isinstance(value, float):
+        return _float(float(value), column)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Decimal):
+        return _decimal(value, column)
+    if isinstance(value, (datetime, date)):
+        return _datetime(value, column)
+    if isinstance(value, time):
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): to_json(v, column) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v, column) for v in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raise ValueProblem(f"binary column {column} cannot be sent")
+    if isinstance(value, numbers.Integral):
+        return to_json(int(value), column)
+    if isinstance(value, numbers.Real):
+        return _float(float(value), column)
+    if isinstance(value, timedelta):
+        raise ValueProblem(
+            f"column {column} has value {describe(value)}; intervals cannot be sent, "
+            "convert them to a number or a string in the model"
+        )
+    raise ValueProblem(
+        f"column {column} has value {describe(value)} of type {type(value).__name__}, "
+        "which cannot be sent"
+    )
+
+
+def to_id(value: Any, column: str, field: str) -> str | None:
+    """An identifier (user_id, group_id, event name, ...) as a string; None when NULL or empty."""
+    kind = type(value)
+    if kind is str:
+        return value or None
+    if value is None:
+        return None
+    if kind is int:
+        return str(value)
+    if isinstance(value, bool):
+        raise ValueProblem(
+            f"column {column} has value {describe(value)}, which cannot be used as {field}"
+        )
+    if isinstance(value, str):
+        return str(value) or None
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(_float(float(value), column))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise _not_json(value, column)
+        return format(value, "f")
+    if isinstance(value, (datetime, date)):
+        return _datetime(value, column)
+    if isinstance(value, UUID):
+        return str(value)
+    raise ValueProblem(
+        f"column {column} has value {describe(value)}, which cannot be used as {field}"
+    )
+
+
+def to_timestamp(value: Any, column: str) -> str | None:
+    """A timestamp as ISO-8601 UTC with milliseconds; None when NULL or empty."""
+    if value is None:
+        return None
+    if isinstance(value, (datetime, date)):
+        return _datetime(value, column)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text[-1] in "Zz":
+            # Python 3.10's fromisoformat does not read "Z".
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return _datetime(parsed, column)
+    raise ValueProblem(
+        f"column {column} has value {describe(value)}, which is not a date, a timestamp "
+        "or an ISO-8601 string"
+    )
+
+
+def to_object(value: Any, column: str, field: str) -> dict[str, Any] | None:
+    """An object-valued column (a dict, or a JSON string holding an object); None when NULL."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise ValueProblem(
+                f"column {column} has value {describe(value)}, which is not a JSON object "
+                f"(needed for {field})"
+            ) from None
+    if not isinstance(value, dict):
+        raise ValueProblem(
+            f"column {column} has value {describe(value)}, which is not an object "
+            f"(needed for {field})"
+        )
+    return {str(k): to_json(v, column) for k, v in value.items()}

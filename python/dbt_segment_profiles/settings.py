@@ -1,0 +1,104 @@
+"""Package settings from `vars.segment_profiles`: bookkeeping schema and profile spaces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigProblem
+
+REGION_HOSTS = {
+    "us": "https://api.segment.io",
+    "eu": "https://events.eu1.segmentapis.com",
+}
+DEFAULT_RATE_LIMIT = 200.0
+DEFAULT_CONNECTIONS = 4
+
+
+@dataclass(frozen=True)
+class ProfileSpace:
+    name: str
+    write_key_env: str
+    region: str = "us"
+    endpoint: str | None = None
+    gzip: bool = False
+    connections: int = DEFAULT_CONNECTIONS
+    requests_per_second: float = DEFAULT_RATE_LIMIT
+
+    @property
+    def base_url(self) -> str:
+        return (self.endpoint or REGION_HOSTS[self.region]).rstrip("/")
+
+    @property
+    def batch_url(self) -> str:
+        base = self.base_url
+        return f"{base}/batch" if base.endswith("/v1") else f"{base}/v1/batch"
+
+
+@dataclass(frozen=True)
+class Settings:
+    schema: str
+    profile_spaces: dict[str, ProfileSpace]
+
+
+_SPACE_KEYS = {
+    "write_key_env",
+    "region",
+    "endpoint",
+    "gzip",
+    "connections",
+    "requests_per_second",
+}
+
+
+def parse_settings(raw: Any, target_schema: str) -> tuple[Settings, list[ConfigProblem]]:
+    """Settings from the `segment_profiles` var; problems name the offending key."""
+    problems: list[ConfigProblem] = []
+
+    def problem(key: str, message: str) -> None:
+        problems.append(ConfigProblem(None, None, f"vars.segment_profiles.{key}", message))
+
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        problem("", "must be a mapping")
+        raw = {}
+    schema = raw.get("schema") or f"{target_schema}_segment"
+    spaces: dict[str, ProfileSpace] = {}
+    raw_spaces = raw.get("profile_spaces") or {}
+    if not isinstance(raw_spaces, dict):
+        problem("profile_spaces", "must map profile space names to settings")
+        raw_spaces = {}
+    for name, conf in raw_spaces.items():
+        key = f"profile_spaces.{name}"
+        if not isinstance(conf, dict):
+            problem(key, "must be a mapping with write_key_env")
+            continue
+        for unknown in set(conf) - _SPACE_KEYS:
+            problem(f"{key}.{unknown}", f"unknown key; expected {', '.join(sorted(_SPACE_KEYS))}")
+        env = conf.get("write_key_env")
+        if not isinstance(env, str) or not env:
+            problem(f"{key}.write_key_env", "is missing: name the environment variable")
+            continue
+        region = conf.get("region", "us")
+        if region not in REGION_HOSTS:
+            problem(f"{key}.region", f"unknown region {region!r}; expected us or eu")
+            continue
+        try:
+            connections = int(conf.get("connections", DEFAULT_CONNECTIONS))
+            rate = float(conf.get("requests_per_second", DEFAULT_RATE_LIMIT))
+        except (TypeError, ValueError):
+            problem(key, "connections and requests_per_second must be numbers")
+            continue
+        if connections < 1 or rate <= 0:
+            problem(key, "connections and requests_per_second must be positive")
+            continue
+        spaces[name] = ProfileSpace(
+            name=name,
+            write_key_env=env,
+            region=region,
+            endpoint=conf.get("endpoint") or None,
+            gzip=bool(conf.get("gzip", False)),
+            connections=connections,
+            requests_per_second=rate,
+        )
+    return Settings(schema=schema, profile_spaces=spaces), problems
