@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import dataclasses
 import hmac
 import os
 import random
@@ -20,7 +21,6 @@ import threading
 import time
 import zlib
 from collections import Counter
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -40,12 +40,18 @@ ROUTES: dict[str, str | None] = {
     "/v1/track": "track",
     "/v1/group": "group",
 }
-CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    411: "length_required",
+}
 DROP = -1
 _OK = orjson.dumps({"success": True})
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Faults:
     """Injected failures; shares are probabilities per request, drawn from a seeded generator."""
 
@@ -246,18 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts, total = [], 0
-            while True:
-                size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(parts)
-                total += size
-                if total > MAX_DRAIN_BYTES:
-                    raise _Reject(400, f"body is over {MAX_BODY_BYTES} bytes (500 KB)")
-                parts.append(self.rfile.read(size))
-                self.rfile.readline(3)
+            raise _Reject(411, "send a Content-Length; chunked bodies are not supported")
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_DRAIN_BYTES:
             raise _Reject(400, f"body is over {MAX_BODY_BYTES} bytes (500 KB)")
@@ -303,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Sandbox:
-    """A Tracking API server on a background thread; `with Sandbox() as sb:` starts and stops it."""
+    """A Tracking API server on a background thread; `with Sandbox() as sb:` runs it."""
 
     def __init__(
         self,
@@ -492,10 +487,12 @@ def run_sandbox(
 ) -> dict[str, Any]:
     """Serve until SIGINT/SIGTERM (or `stop` is set); returns the final stats snapshot."""
     stop = stop or threading.Event()
+    # The handler only flips a flag: Event.set() takes a lock the interrupted thread may hold.
+    signalled: list[int] = []
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+            previous[signum] = signal.signal(signum, lambda num, _: signalled.append(num))
     sandbox = Sandbox(host, port, output, write_key, count_only, faults).start()
     try:
         if port_file is not None:
@@ -504,7 +501,7 @@ def run_sandbox(
             tmp.write_text(f"{sandbox.port}\n")
             os.replace(tmp, port_file)
         print(f"sandbox listening on {sandbox.url}", flush=True)
-        while not stop.wait(0.5):
+        while not signalled and not stop.wait(0.2):
             pass
     finally:
         sandbox.stop()
@@ -521,46 +518,29 @@ def run_sandbox(
 
 
 def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    parser.add_argument("--port", type=int, default=0, help="port (default 0: a free port)")
-    parser.add_argument("--output", type=Path, help="append each accepted message to this JSONL")
-    parser.add_argument(
-        "--write-key", help="expected write key; others get 401 (default: any non-empty key)"
-    )
-    parser.add_argument(
-        "--count-only", action="store_true", help="only count messages (for benchmarks)"
-    )
-    parser.add_argument("--fail-429", type=float, default=0.0, help="share of requests to 429")
-    parser.add_argument("--fail-500", type=float, default=0.0, help="share of requests to 500")
-    parser.add_argument("--drop", type=float, default=0.0, help="share of connections to drop")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before answering")
-    parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After on 429s")
-    parser.add_argument("--always-status", type=int, help="answer every request with this code")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the fault draws")
-    parser.add_argument("--port-file", type=Path, help="write the port here once listening")
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    add("--port", type=int, default=0, help="port (default 0: a free port)")
+    add("--output", type=Path, help="append each accepted message to this JSONL file")
+    add("--write-key", help="expected write key; others get 401 (default: any non-empty key)")
+    add("--count-only", action="store_true", help="only count messages (for benchmarks)")
+    add("--fail-429", type=float, default=0.0, help="share of requests answered 429")
+    add("--fail-500", type=float, default=0.0, help="share of requests answered 500")
+    add("--drop", type=float, default=0.0, help="share of requests dropped without an answer")
+    add("--latency-ms", type=float, default=0.0, help="delay before every answer")
+    add("--retry-after", type=float, default=1.0, help="Retry-After seconds on injected 429s")
+    add("--always-status", type=int, help="answer every request with this 4xx/5xx code")
+    add("--seed", type=int, default=0, help="seed for the fault draws")
+    add("--port-file", type=Path, help="write the port to this file once listening")
 
 
 def sandbox_command(args: argparse.Namespace) -> int:
     try:
-        faults = Faults(
-            fail_429=args.fail_429,
-            fail_500=args.fail_500,
-            drop=args.drop,
-            latency_ms=args.latency_ms,
-            retry_after=args.retry_after,
-            always_status=args.always_status,
-            seed=args.seed,
-        )
+        faults = Faults(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Faults)})
     except ValueError as exc:
         print(f"dbt-segment sandbox: {exc}", file=sys.stderr)
         return 2
     run_sandbox(
-        args.host,
-        args.port,
-        args.output,
-        args.write_key,
-        args.count_only,
-        faults,
-        args.port_file,
+        args.host, args.port, args.output, args.write_key, args.count_only, faults, args.port_file
     )
     return 0

@@ -1,4 +1,4 @@
-"""Warehouse values -> JSON values, with a reason (naming the column) for anything JSON can't carry.
+"""Warehouse values -> JSON values, with a reason naming the column for anything JSON cannot carry.
 
 Converters raise `ValueProblem`; the builder turns it into a `Rejection`. Raising keeps the common
 path (nothing wrong) free of result checks.
@@ -40,7 +40,10 @@ def describe(value: Any) -> str:
             return "Infinity" if value > 0 else "-Infinity"
     if isinstance(value, Decimal) and not value.is_finite():
         return "NaN" if value.is_nan() else ("Infinity" if value > 0 else "-Infinity")
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # e.g. RecursionError for absurdly deep nesting
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 
@@ -173,7 +176,8 @@ def to_id(value: Any, column: str, field: str) -> str | None:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise _not_json(value, column)
-        return format(value, "f")
+        # Plain notation, unless that would spell out an absurd number of zeros.
+        return format(value, "f") if abs(value.adjusted()) <= 64 else str(value)
     if isinstance(value, (datetime, date)):
         return _datetime(value, column)
     if isinstance(value, UUID):
@@ -212,17 +216,15 @@ def to_object(value: Any, column: str, field: str) -> dict[str, Any] | None:
     """An object-valued column (a dict, or a JSON string holding an object); None when NULL."""
     if value is None:
         return None
+    parsed = value
     if isinstance(value, str):
         try:
-            value = orjson.loads(value)
+            parsed = orjson.loads(value)
         except orjson.JSONDecodeError:
-            raise ValueProblem(
-                f"column {column} has value {describe(value)}, which is not a JSON object "
-                f"(needed for {field})"
-            ) from None
-    if not isinstance(value, dict):
+            parsed = None
+    if not isinstance(parsed, dict):
         raise ValueProblem(
             f"column {column} has value {describe(value)}, which is not an object "
             f"(needed for {field})"
         )
-    return {str(k): to_json(v, column) for k, v in value.items()}
+    return {str(k): to_json(v, column) for k, v in parsed.items()}

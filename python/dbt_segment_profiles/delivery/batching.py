@@ -1,0 +1,73 @@
+"""Cutting a stream of serialised messages into batches Segment accepts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Segment takes 500 KB per request; stay under it with room for the envelope and gzip headers
+MAX_BATCH_BYTES = 475 * 1024
+MAX_BATCH_MESSAGES = 2_500
+_ENVELOPE_BYTES = 64
+
+
+@dataclass
+class Batch:
+    """Messages with the pending rows they came from (sequence number, key, operation)."""
+
+    seqs: list[int] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    ops: list[str] = field(default_factory=list)
+    messages: list[bytes] = field(default_factory=list)
+    size: int = _ENVELOPE_BYTES
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def append(self, seq: int, key: str, op: str, message: bytes) -> None:
+        self.seqs.append(seq)
+        self.keys.append(key)
+        self.ops.append(op)
+        self.messages.append(message)
+        self.size += len(message) + 1
+
+    def body(self, sent_at: str) -> bytes:
+        return b'{"batch":[' + b",".join(self.messages) + b'],"sentAt":"' + sent_at.encode() + b'"}'
+
+    def halves(self) -> tuple[Batch, Batch]:
+        mid = len(self) // 2
+        return self._slice(0, mid), self._slice(mid, len(self))
+
+    def _slice(self, start: int, stop: int) -> Batch:
+        part = Batch(
+            self.seqs[start:stop], self.keys[start:stop], self.ops[start:stop],
+            self.messages[start:stop],
+        )
+        part.size = _ENVELOPE_BYTES + sum(len(m) + 1 for m in part.messages)
+        return part
+
+
+class Batcher:
+    """Fills batches up to Segment's limits; `add` hands back a batch when one is full."""
+
+    def __init__(
+        self, max_bytes: int = MAX_BATCH_BYTES, max_messages: int = MAX_BATCH_MESSAGES
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_messages = max_messages
+        self._current = Batch()
+
+    def add(self, seq: int, key: str, op: str, message: bytes) -> Batch | None:
+        current = self._current
+        full = None
+        if current.messages and (
+            current.size + len(message) + 1 > self.max_bytes
+            or len(current.messages) >= self.max_messages
+        ):
+            full = current
+            current = self._current = Batch()
+        current.append(seq, key, op, message)
+        return full
+
+    def flush(self) -> Batch | None:
+        current, self._current = self._current, Batch()
+        return current if current.messages else None

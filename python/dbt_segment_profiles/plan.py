@@ -1,0 +1,53 @@
+"""Segment's "Test Mapping": pending counts and sample messages exactly as sync would send them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .mappings import Mapping
+from .messages import Rejection, compile_mapping
+from .warehouse import Warehouse
+
+
+@dataclass
+class MappingPlan:
+    mapping: str
+    model: str
+    action: str
+    profile_space: str
+    pending: dict[str, int]
+    invalid_keys: int
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    rejected_samples: list[dict[str, str]] = field(default_factory=list)
+
+
+def plan_mappings(warehouse: Warehouse, mappings: list[Mapping], samples: int) -> list[MappingPlan]:
+    """Reads only: no state changes, nothing sent."""
+    plans = []
+    for mapping in mappings:
+        plan = MappingPlan(
+            mapping.name,
+            mapping.model_name,
+            mapping.action,
+            mapping.profile_space,
+            warehouse.pending_counts(mapping),
+            sum(n for _, _, n in warehouse.invalid_keys(mapping)),
+        )
+        if samples > 0 and sum(plan.pending.values()):
+            stream = warehouse.stream_pending(mapping, chunk_rows=max(samples, 100))
+            builder = compile_mapping(mapping, stream.columns)
+            for chunk in stream:
+                for row in chunk:
+                    message = builder.build(row, row[1], row[2], row[3])
+                    if isinstance(message, Rejection):
+                        plan.rejected_samples.append({"key": row[2], "reason": message.reason})
+                    else:
+                        plan.samples.append(orjson.loads(message))
+                    if len(plan.samples) >= samples:
+                        break
+                break
+        plans.append(plan)
+    return plans

@@ -1,0 +1,120 @@
+"""What the commands print: plain lines for people, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, TextIO
+
+from .errors import ConfigProblem
+from .mappings import Mapping
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{op} {n}" for op, n in counts.items())
+
+
+class Reporter:
+    def __init__(self, json_output: bool = False, quiet: bool = False, out: TextIO | None = None):
+        self.json_output = json_output
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self.err = sys.stderr
+        self._last_progress = 0.0
+        self._tty = self.err.isatty() and not json_output and not quiet
+
+    def _print(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def _json(self, document: Any) -> None:
+        print(json.dumps(document, indent=2, default=str), file=self.out, flush=True)
+
+    def error(self, message: str) -> None:
+        if self.json_output:
+            self._json({"error": message})
+        else:
+            print(f"error: {message}", file=self.err, flush=True)
+
+    def config_problems(self, problems: list[ConfigProblem], hint: str) -> None:
+        if self.json_output:
+            self._json({"problems": [p.__dict__ for p in problems], "hint": hint})
+            return
+        print(f"{len(problems)} problem(s) in the Segment config:", file=self.err)
+        for problem in problems:
+            print(f"  - {problem}", file=self.err)
+        if hint:
+            print(f"  -> {hint}", file=self.err)
+        print("nothing was sent", file=self.err, flush=True)
+
+    def validated(self, mappings: list[Mapping]) -> None:
+        if self.json_output:
+            self._json({"valid": True, "mappings": [m.name for m in mappings]})
+            return
+        for m in mappings:
+            self._print(f"ok  {m.name} ({m.model_name}, {m.action} -> {m.profile_space})")
+        self._print(f"{len(mappings)} mapping(s) valid")
+
+    def progress(self, result: Any, total: int) -> None:
+        if not self._tty:
+            return
+        now = time.monotonic()
+        if now - self._last_progress < 0.2:
+            return
+        self._last_progress = now
+        done = result.acknowledged + result.rejected + result.failed
+        share = done / total if total else 1.0
+        bar = "#" * int(share * 30)
+        print(
+            f"\r{result.mapping}: [{bar:<30}] {done}/{total}", end="", file=self.err, flush=True
+        )
+
+    def plan(self, plans: list[Any]) -> None:
+        if self.json_output:
+            self._json({"plans": [p.__dict__ for p in plans]})
+            return
+        for p in plans:
+            self._print(f"{p.mapping} ({p.model}, {p.action} -> {p.profile_space})")
+            self._print(f"  pending: {_counts(p.pending)}; invalid keys: {p.invalid_keys}")
+            for sample in p.samples:
+                self._print("  " + json.dumps(sample, ensure_ascii=False))
+            for rejected in p.rejected_samples:
+                self._print(f"  rejected {rejected['key']}: {rejected['reason']}")
+
+    def sync_result(self, result: Any) -> None:
+        if self._tty:
+            print("", file=self.err)
+        if self.json_output:
+            from .results import results_document
+
+            self._json(results_document(result))
+            return
+        for m in result.mappings:
+            self._print(
+                f"{m.mapping} ({m.model}, {m.action} -> {m.profile_space}): "
+                f"pending {_counts(m.pending)}; sent {m.sent}, acknowledged {m.acknowledged}, "
+                f"rejected {m.rejected}, failed {m.failed}; invalid keys {m.invalid_keys} "
+                f"[{m.duration_seconds:.1f}s]"
+            )
+            if m.error:
+                self._print(f"  error: {m.error}")
+            for reason in m.reasons:
+                self._print(f"  reason: {reason}")
+        status = {0: "all changes acknowledged", 1: "some rows stay pending", 130: "interrupted"}
+        self._print(
+            f"done in {result.duration_seconds:.1f}s: {status.get(result.exit_code, '')}"
+            f" (exit {result.exit_code})"
+        )
+
+    def status(self, runs: list[dict[str, Any]]) -> None:
+        if self.json_output:
+            self._json({"runs": runs})
+            return
+        if not runs:
+            self._print("no sync runs recorded yet")
+        for run in runs:
+            self._print(
+                f"{run['mapping_name']}  {run['started_at']}  {run['status']}: "
+                f"sent {run['sent']}, acknowledged {run['acknowledged']}, "
+                f"rejected {run['rejected']}, failed {run['failed']}"
+            )

@@ -1,0 +1,283 @@
+"""Sending each mapping's pending changes and recording what Segment acknowledged."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .delivery.batching import Batch, Batcher
+from .delivery.ratelimit import RateLimiter
+from .delivery.retry import RetryPolicy
+from .delivery.sender import AuthFailed, BatchOutcome, Sender
+from .mappings import Mapping
+from .messages import Rejection, compile_mapping
+from .settings import ProfileSpace
+from .warehouse import RecordIssue, RunRecord, Warehouse
+
+CHUNK_ROWS = 10_000
+
+
+@dataclass
+class MappingResult:
+    """What one mapping's sync did: the counts users see and the run table records."""
+
+    mapping: str
+    model: str
+    action: str
+    profile_space: str
+    pending: dict[str, int] = field(default_factory=dict)
+    invalid_keys: int = 0
+    sent: int = 0
+    acknowledged: int = 0
+    rejected: int = 0
+    failed: int = 0
+    requests: int = 0
+    acknowledged_by_operation: dict[str, int] = field(default_factory=dict)
+    duration_seconds: float = 0.0
+    status: str = "success"
+    error: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.rejected == 0 and self.failed == 0 and self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SyncResult:
+    run_id: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    mappings: list[MappingResult] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 0 if all(m.ok for m in self.mappings) else 1
+
+    @property
+    def duration_seconds(self) -> float:
+        end = self.ended_at or datetime.now(timezone.utc)
+        return (end - self.started_at).total_seconds()
+
+
+Progress = Callable[[MappingResult, int], None]
+
+
+@dataclass
+class SyncOptions:
+    chunk_rows: int = CHUNK_ROWS
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    stop: threading.Event = field(default_factory=threading.Event)
+    progress: Progress | None = None
+    max_reasons: int = 5
+
+
+class _SpaceSender:
+    """One sender, thread pool and rate limit per profile space, shared by its mappings."""
+
+    def __init__(self, space: ProfileSpace, options: SyncOptions) -> None:
+        self.space = space
+        self.sender = Sender(
+            space.batch_url,
+            os.environ[space.write_key_env],
+            RateLimiter(space.requests_per_second),
+            policy=options.policy,
+            use_gzip=space.gzip,
+            stop=options.stop,
+        )
+        self.pool = ThreadPoolExecutor(
+            max_workers=space.connections, thread_name_prefix=f"segment-{space.name}"
+        )
+        self.auth_error: AuthFailed | None = None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def sync_mappings(
+    warehouse: Warehouse,
+    mappings: list[Mapping],
+    spaces: dict[str, ProfileSpace],
+    options: SyncOptions | None = None,
+) -> SyncResult:
+    """Sync every mapping; acknowledged rows go into the state batch by batch."""
+    options = options or SyncOptions()
+    result = SyncResult(run_id=uuid.uuid4().hex, started_at=datetime.now(timezone.utc))
+    warehouse.ensure_history()
+    senders: dict[str, _SpaceSender] = {}
+    try:
+        for mapping in mappings:
+            space_sender = senders.get(mapping.profile_space)
+            if space_sender is None:
+                space_sender = senders[mapping.profile_space] = _SpaceSender(
+                    spaces[mapping.profile_space], options
+                )
+            mapping_result = _sync_one(warehouse, mapping, space_sender, options, result)
+            result.mappings.append(mapping_result)
+            if options.stop.is_set():
+                result.interrupted = True
+                break
+    finally:
+        for space_sender in senders.values():
+            space_sender.close()
+        result.ended_at = datetime.now(timezone.utc)
+    return result
+
+
+def _sync_one(
+    warehouse: Warehouse,
+    mapping: Mapping,
+    space_sender: _SpaceSender,
+    options: SyncOptions,
+    run: SyncResult,
+) -> MappingResult:
+    started = time.monotonic()
+    started_at = datetime.now(timezone.utc)
+    result = MappingResult(mapping.name, mapping.model_name, mapping.action, mapping.profile_space)
+    result.pending = warehouse.pending_counts(mapping)
+    result.invalid_keys = sum(n for _, _, n in warehouse.invalid_keys(mapping))
+    result.acknowledged_by_operation = dict.fromkeys(result.pending, 0)
+    issues: list[RecordIssue] = []
+
+    def settle(outcome: BatchOutcome) -> None:
+        warehouse.acknowledge(mapping, outcome.acknowledged)
+        result.acknowledged += len(outcome.acknowledged)
+        result.requests += outcome.requests
+        for entries, kind in ((outcome.rejected, "rejected"), (outcome.failed, "failed")):
+            for _, key, op, reason in entries:
+                issues.append(RecordIssue(key, op, reason, kind))
+                _note_reason(result, reason, options.max_reasons)
+        result.rejected += len(outcome.rejected)
+        result.failed += len(outcome.failed)
+        if outcome.auth_error is not None and space_sender.auth_error is None:
+            space_sender.auth_error = outcome.auth_error
+
+    if space_sender.auth_error is not None:
+        result.error = _auth_message(space_sender)
+    elif sum(result.pending.values()):
+        _stream_and_send(warehouse, mapping, space_sender, options, result, issues, settle)
+        if space_sender.auth_error is not None:
+            result.error = _auth_message(space_sender)
+    warehouse.record_issues(mapping, issues)
+    warehouse.clear_resolved_issues(mapping)
+    result.duration_seconds = time.monotonic() - started
+    if options.stop.is_set():
+        result.status = "interrupted"
+    elif result.error:
+        result.status = "error"
+    elif not result.ok:
+        result.status = "partial"
+    warehouse.record_run(
+        RunRecord(
+            run_id=run.run_id,
+            mapping_name=mapping.name,
+            profile_space=mapping.profile_space,
+            started_at=started_at,
+            ended_at=datetime.now(timezone.utc),
+            status=result.status,
+            added=result.pending.get("added", 0),
+            updated=result.pending.get("updated", 0),
+            deleted=result.pending.get("deleted", 0),
+            sent=result.sent,
+            acknowledged=result.acknowledged,
+            rejected=result.rejected,
+            failed=result.failed,
+            invalid_keys=result.invalid_keys,
+        )
+    )
+    return result
+
+
+def _stream_and_send(
+    warehouse: Warehouse,
+    mapping: Mapping,
+    space_sender: _SpaceSender,
+    options: SyncOptions,
+    result: MappingResult,
+    issues: list[RecordIssue],
+    settle: Callable[[BatchOutcome], None],
+) -> None:
+    stream = warehouse.stream_pending(mapping, options.chunk_rows)
+    builder = compile_mapping(mapping, stream.columns)
+    build = builder.build
+    batcher = Batcher()
+    in_flight: deque[Future[BatchOutcome]] = deque()
+    # bounded so memory does not grow with the number of rows when Segment is slower than us
+    max_in_flight = space_sender.space.connections * 2
+    ops_sent: dict[int, str] = {}
+
+    def submit(batch: Batch) -> None:
+        result.sent += len(batch)
+        for seq, op in zip(batch.seqs, batch.ops):
+            ops_sent[seq] = op
+        in_flight.append(space_sender.pool.submit(space_sender.sender.deliver, batch))
+        while len(in_flight) >= max_in_flight:
+            wait([in_flight[0]])
+            drain_done()
+
+    def drain_done() -> None:
+        while in_flight and in_flight[0].done():
+            outcome = in_flight.popleft().result()
+            for seq in outcome.acknowledged:
+                op = ops_sent.pop(seq)
+                result.acknowledged_by_operation[op] += 1
+            for seq, *_ in outcome.rejected + outcome.failed:
+                ops_sent.pop(seq, None)
+            settle(outcome)
+
+    try:
+        for chunk in stream:
+            for row in chunk:
+                message = build(row, row[1], row[2], row[3])
+                if type(message) is bytes:
+                    full = batcher.add(row[0], row[2], row[1], message)
+                    if full is not None:
+                        submit(full)
+                else:
+                    assert isinstance(message, Rejection)
+                    issues.append(RecordIssue(row[2], row[1], message.reason, "rejected"))
+                    result.rejected += 1
+                    _note_reason(result, message.reason, options.max_reasons)
+            drain_done()
+            if options.progress is not None:
+                options.progress(result, sum(result.pending.values()))
+            if options.stop.is_set() or space_sender.auth_error is not None:
+                break
+        else:
+            last = batcher.flush()
+            if last is not None:
+                submit(last)
+    finally:
+        wait(list(in_flight))
+        drain_done()
+        if options.progress is not None:
+            options.progress(result, sum(result.pending.values()))
+
+
+def _note_reason(result: MappingResult, reason: str, limit: int) -> None:
+    if len(result.reasons) < limit and reason not in result.reasons:
+        result.reasons.append(reason)
+
+
+def _auth_message(space_sender: _SpaceSender) -> str:
+    error = space_sender.auth_error
+    space = space_sender.space
+    return (
+        f"profile space {space.name!r} refused the write key (HTTP {error.status if error else '?'})"
+        f": check the environment variable {space.write_key_env} and the region "
+        f"({space.region}, {space.base_url})"
+    )

@@ -1,0 +1,25 @@
+"""The warehouse the dbt target points at, opened with its own driver."""
+
+from __future__ import annotations
+
+from ..errors import SegmentProfilesError
+from ..project import DbtProject
+from .base import PendingStream, RecordIssue, RunRecord, Warehouse, quote
+
+__all__ = ["PendingStream", "RecordIssue", "RunRecord", "Warehouse", "open_warehouse", "quote"]
+
+
+def open_warehouse(project: DbtProject, schema: str) -> Warehouse:
+    """A connection to the target's warehouse, for the bookkeeping schema given."""
+    kind = project.adapter_type
+    if kind == "duckdb":
+        from .duckdb import DuckDBWarehouse
+
+        return DuckDBWarehouse(schema, project.target.get("path", ":memory:"), project.project_dir)
+    if kind == "postgres":
+        from .postgres import PostgresWarehouse
+
+        return PostgresWarehouse(schema, project.target)
+    raise SegmentProfilesError(
+        f"target {project.target_name!r} is a {kind!r} warehouse; supported: duckdb, postgres"
+    )

@@ -1,0 +1,247 @@
+"""Reading pending changes and writing acknowledgements, in SQL every warehouse shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..mappings import Mapping
+
+OPERATIONS = ("added", "updated", "deleted")
+INTERNAL_COLUMNS = ("__sp_seq", "__sp_op", "__sp_key", "__sp_hash")
+
+
+def quote(identifier: str) -> str:
+    """A double-quoted identifier: nothing from the config reaches SQL unquoted."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted, consecutive runs of sequence numbers: [1,2,3,7] -> [(1,3),(7,7)]."""
+    ranges: list[tuple[int, int]] = []
+    for seq in sorted(seqs):
+        if ranges and seq == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    return ranges
+
+
+def _seq_condition(seqs: Iterable[int]) -> str:
+    # integers only, so inlining is safe; ranges keep the statement short for big batches
+    parts = [
+        f"__sp_seq = {lo}" if lo == hi else f"__sp_seq between {lo} and {hi}"
+        for lo, hi in seq_ranges(seqs)
+    ]
+    return "(" + " or ".join(parts) + ")" if parts else "(1 = 0)"
+
+
+@dataclass(frozen=True)
+class RecordIssue:
+    """A row that was not acknowledged, and why (rejected before sending, or failed)."""
+
+    record_key: str
+    operation: str
+    reason: str
+    kind: str  # rejected | failed
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    mapping_name: str
+    profile_space: str
+    started_at: datetime
+    ended_at: datetime
+    status: str
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    sent: int = 0
+    acknowledged: int = 0
+    rejected: int = 0
+    failed: int = 0
+    invalid_keys: int = 0
+
+
+RUN_COLUMNS = tuple(RunRecord.__dataclass_fields__)
+
+
+class PendingStream:
+    """Pending rows of one mapping in chunks, with the names of their columns."""
+
+    def __init__(self, columns: Sequence[str], chunks: Iterator[list[tuple]]):
+        self.columns = list(columns)
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[list[tuple]]:
+        return self._chunks
+
+
+class Warehouse:
+    """Shared SQL; subclasses open connections and stream rows their own way."""
+
+    param = "?"
+    timestamp_type = "timestamp"
+
+    def __init__(self, schema: str):
+        self.schema = schema
+
+    # connections -----------------------------------------------------------------------
+    def transaction(self) -> AbstractContextManager[Any]:
+        """A cursor whose statements commit together when the block ends without error."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def stream(self, sql: str, chunk_rows: int) -> PendingStream:
+        raise NotImplementedError
+
+    # names -----------------------------------------------------------------------------
+    def table(self, name: str) -> str:
+        return f"{quote(self.schema)}.{quote(name)}"
+
+    def mapping_table(self, mapping: Mapping, role: str) -> str:
+        return self.table(f"{mapping.name}__{role}")
+
+    # reading ---------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self.transaction() as cur:
+            cur.execute(sql, params) if params else cur.execute(sql)
+            return cur.fetchall() if cur.description else []
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.transaction() as cur:
+            cur.execute(sql, params) if params else cur.execute(sql)
+
+    def table_exists(self, name: str) -> bool:
+        rows = self.query(
+            "select count(*) from information_schema.tables "
+            f"where table_schema = {self.param} and table_name = {self.param}",
+            (self.schema, name),
+        )
+        return bool(rows and rows[0][0])
+
+    def relation_columns(self, relation_name: str) -> list[str] | None:
+        """The columns of a relation, or None when it does not exist."""
+        try:
+            with self.transaction() as cur:
+                cur.execute(f"select * from {relation_name} where 1 = 0")
+                return [d[0] for d in cur.description]
+        except Exception:
+            return None
+
+    def _unacknowledged(self, mapping: Mapping) -> str:
+        pending = self.mapping_table(mapping, "pending")
+        state = self.mapping_table(mapping, "state")
+        pk = quote(mapping.primary_key)
+        # a pending row is done once the state holds its hash (or, for a delete, lost its key)
+        return (
+            f"from {pending} as p left join {state} as s on s.record_key = p.{pk} "
+            "where case when p.__sp_op = 'deleted' then s.record_key is not null "
+            "else s.row_hash is null or s.row_hash <> p.__sp_hash end"
+        )
+
+    def pending_counts(self, mapping: Mapping) -> dict[str, int]:
+        counts = dict.fromkeys(OPERATIONS, 0)
+        for op, n in self.query(f"select p.__sp_op, count(*) {self._unacknowledged(mapping)} group by 1"):
+            counts[op] = int(n)
+        return counts
+
+    def invalid_keys(self, mapping: Mapping) -> list[tuple[str | None, str, int]]:
+        return [
+            (key, reason, int(n))
+            for key, reason, n in self.query(
+                f"select record_key, reason, row_count from {self.mapping_table(mapping, 'invalid')} "
+                "order by reason, record_key"
+            )
+        ]
+
+    def stream_pending(self, mapping: Mapping, chunk_rows: int = 10_000) -> PendingStream:
+        columns = ", ".join(["p.__sp_seq", "p.__sp_op", "p.__sp_key", "p.__sp_hash"] + [
+            f"p.{quote(c)}" for c in mapping.columns
+        ])
+        sql = f"select {columns} {self._unacknowledged(mapping)} order by p.__sp_seq"
+        return self.stream(sql, chunk_rows)
+
+    # writing ---------------------------------------------------------------------------
+    def acknowledge(self, mapping: Mapping, seqs: Sequence[int]) -> None:
+        """Move acknowledged rows into the state, in one transaction."""
+        if not seqs:
+            return
+        pending = self.mapping_table(mapping, "pending")
+        state = self.mapping_table(mapping, "state")
+        pk = quote(mapping.primary_key)
+        condition = _seq_condition(seqs)
+        with self.transaction() as cur:
+            cur.execute(
+                f"delete from {state} where record_key in "
+                f"(select {pk} from {pending} where {condition})"
+            )
+            cur.execute(
+                f"insert into {state} (record_key, row_hash, synced_at) "
+                f"select {pk}, __sp_hash, current_timestamp from {pending} "
+                f"where {condition} and __sp_op <> 'deleted'"
+            )
+
+    def ensure_history(self) -> None:
+        self.execute(f"create schema if not exists {quote(self.schema)}")
+        self.execute(
+            f"create table if not exists {self.table('segment_runs')} ("
+            "run_id varchar, mapping_name varchar, profile_space varchar, "
+            f"started_at {self.timestamp_type}, ended_at {self.timestamp_type}, status varchar, "
+            "added bigint, updated bigint, deleted bigint, sent bigint, acknowledged bigint, "
+            "rejected bigint, failed bigint, invalid_keys bigint)"
+        )
+        self.execute(
+            f"create table if not exists {self.table('segment_record_issues')} ("
+            "mapping_name varchar, record_key varchar, operation varchar, kind varchar, "
+            f"reason varchar, first_seen {self.timestamp_type}, last_seen {self.timestamp_type}, "
+            "attempts bigint)"
+        )
+
+    def record_run(self, run: RunRecord) -> None:
+        marks = ", ".join([self.param] * len(RUN_COLUMNS))
+        self.execute(
+            f"insert into {self.table('segment_runs')} ({', '.join(RUN_COLUMNS)}) values ({marks})",
+            [getattr(run, c) for c in RUN_COLUMNS],
+        )
+
+    def record_issues(self, mapping: Mapping, issues: Sequence[RecordIssue]) -> None:
+        """Upsert one row per (mapping, key, operation): reason and last_seen move, attempts grow."""
+        if not issues:
+            return
+        table = self.table("segment_record_issues")
+        p = self.param
+        with self.transaction() as cur:
+            for issue in issues:
+                where = (
+                    f"where mapping_name = {p} and record_key = {p} and operation = {p}",
+                    (mapping.name, issue.record_key, issue.operation),
+                )
+                cur.execute(f"select count(*) from {table} {where[0]}", where[1])
+                if cur.fetchall()[0][0]:
+                    cur.execute(
+                        f"update {table} set reason = {p}, kind = {p}, "
+                        f"last_seen = current_timestamp, attempts = attempts + 1 {where[0]}",
+                        (issue.reason, issue.kind, *where[1]),
+                    )
+                else:
+                    cur.execute(
+                        f"insert into {table} (mapping_name, record_key, operation, kind, reason, "
+                        f"first_seen, last_seen, attempts) values ({p}, {p}, {p}, {p}, {p}, "
+                        "current_timestamp, current_timestamp, 1)",
+                        (mapping.name, issue.record_key, issue.operation, issue.kind, issue.reason),
+                    )
+
+    def clear_resolved_issues(self, mapping: Mapping) -> None:
+        """Forget issues of rows that are no longer pending (acknowledged since, or gone)."""
+        self.execute(
+            f"delete from {self.table('segment_record_issues')} where mapping_name = {self.param} "
+            f"and record_key not in (select p.__sp_key {self._unacknowledged(mapping)})",
+            (mapping.name,),
+        )
