@@ -1,0 +1,34 @@
+# The two commands: `make demo` and `make test`. Everything they need is installed from here.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench-capture bench-delivery clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python integration_tests/demo.py
+
+test: $(STAMP)
+	bash scripts/ensure_postgres.sh
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench-capture: $(STAMP)
+	$(BIN)/python benchmarks/bench_capture.py
+
+bench-delivery: $(STAMP)
+	$(BIN)/python benchmarks/bench_delivery.py
+
+clean:
+	rm -rf $(VENV) integration_tests/target integration_tests/dbt_packages integration_tests/logs
