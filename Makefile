@@ -18,7 +18,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --profile duckdb
+	$(BIN)/pytest -q --profile postgres tests/functional
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

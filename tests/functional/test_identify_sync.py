@@ -1,0 +1,147 @@
+"""Identify mappings end to end: real `dbt run` capture, real HTTP to the sandbox, real state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dbt.tests.util import run_dbt, write_file
+
+from segment_testing import by_mapping, received, segment
+
+USERS_SQL = "select * from {{ ref('raw_users') }}"
+
+SCHEMA_YML = """
+version: 2
+models:
+  - name: dim_users
+    config:
+      meta:
+        segment:
+          primary_key: id
+          mappings:
+            - name: users_to_profiles
+              action: identify
+              profile_space: default
+              fields:
+                user_id: id
+                traits:
+                  email: email
+                  plan: plan
+            - name: users_with_deletes
+              action: identify
+              profile_space: default
+              send: [added, updated, deleted]
+              fields:
+                user_id: id
+                traits: [email]
+"""
+
+
+def load_users(project: Any, rows: list[tuple[Any, ...]]) -> None:
+    """Replace the raw table the model reads, through `dbt seed` as a user would."""
+    lines = ["id,email,plan,note"] + [
+        ",".join("" if v is None else str(v) for v in row) for row in rows
+    ]
+    write_file("\n".join(lines) + "\n", project.project_root, "seeds", "raw_users.csv")
+    run_dbt(["seed", "--full-refresh"])
+
+
+DAY_1 = [
+    (1, "ada@example.com", "pro", "a"),
+    (2, "grace@example.com", "free", "b"),
+    (3, "edsger@example.com", "free", "c"),
+]
+DAY_2 = [
+    (1, "ada@example.com", "enterprise", "a"),  # updated
+    (2, "grace@example.com", "free", "changed"),  # only an unmapped column changed
+    (4, "barbara@example.com", "pro", "d"),  # added; 3 is deleted
+]
+
+
+@pytest.mark.usefixtures("sandbox")
+class TestIdentifySync:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_users.sql": USERS_SQL, "schema.yml": SCHEMA_YML}
+
+    def test_only_changes_are_sent_and_acknowledged(self, project: Any, sandbox: Any) -> None:
+        run_dbt(["deps"])
+        load_users(project, DAY_1)
+        run_dbt(["run"])
+
+        code, first = segment(project, "sync")
+        assert code == 0, first
+        results = by_mapping(first)
+        assert results["users_to_profiles"]["acknowledged_by_operation"] == {
+            "added": 3, "updated": 0, "deleted": 0}
+        assert results["users_with_deletes"]["acknowledged"] == 3
+        messages = received(sandbox)
+        assert len(messages) == 6
+        ada = next(m for m in messages if m["userId"] == "1" and "plan" in m["traits"])
+        assert ada["type"] == "identify"
+        assert ada["traits"] == {"email": "ada@example.com", "plan": "pro"}
+        assert ada["integrations"] == {"All": False}
+
+        code, again = segment(project, "sync")
+        assert code == 0
+        assert all(m["sent"] == 0 for m in again["results"])
+        assert len(received(sandbox)) == 6
+
+        load_users(project, DAY_2)
+        run_dbt(["run"])
+        code, second = segment(project, "sync")
+        assert code == 0, second
+        results = by_mapping(second)
+        assert results["users_to_profiles"]["acknowledged_by_operation"] == {
+            "added": 1, "updated": 1, "deleted": 0}
+        assert results["users_with_deletes"]["acknowledged_by_operation"] == {
+            "added": 1, "updated": 0, "deleted": 1}
+        new = received(sandbox)[6:]
+        assert sorted((m["userId"], tuple(sorted(m["traits"].items()))) for m in new) == sorted([
+            ("1", (("email", "ada@example.com"), ("plan", "enterprise"))),
+            ("4", (("email", "barbara@example.com"), ("plan", "pro"))),
+            ("4", (("email", "barbara@example.com"),)),
+            ("3", (("email", None),)),
+        ])
+
+        # the delete the first mapping does not send is not pending on the next run either
+        run_dbt(["run"])
+        code, third = segment(project, "sync")
+        assert code == 0
+        assert all(m["sent"] == 0 for m in third["results"])
+
+
+@pytest.mark.usefixtures("sandbox")
+class TestInvalidKeys:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_users.sql": USERS_SQL, "schema.yml": SCHEMA_YML}
+
+    def test_null_and_duplicated_keys_are_counted_and_not_sent(
+        self, project: Any, sandbox: Any
+    ) -> None:
+        run_dbt(["deps"])
+        load_users(project, [
+            (1, "ada@example.com", "pro", "a"),
+            (None, "nobody@example.com", "free", "b"),
+            (None, "nobody2@example.com", "free", "b"),
+            (2, "grace@example.com", "free", "c"),
+            (2, "grace2@example.com", "free", "c"),
+        ])
+        run_dbt(["run"])
+        code, document = segment(project, "sync")
+        assert code == 0, document
+        result = by_mapping(document)["users_to_profiles"]
+        assert result["invalid_keys"] == 4
+        assert result["acknowledged"] == 1
+        assert {m["userId"] for m in received(sandbox)} == {"1"}
+        reasons = project.run_sql(
+            f"select record_key, reason, row_count from {project.test_schema}_segment."
+            "users_to_profiles__invalid order by 1", fetch="all")
+        assert [tuple(r) for r in reasons] == [
+            ("2", "primary key id is duplicated", 2),
+            (None, "primary key id is NULL", 2),
+        ]

@@ -1,0 +1,52 @@
+"""Helpers for functional tests: run the runner in this process, read what the sandbox got."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from dbt_segment_profiles.cli import main as segment_main
+from dbt_segment_profiles.sandbox import Sandbox
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+WRITE_KEY_ENV = "SEGMENT_TEST_WRITE_KEY"
+ENDPOINT_ENV = "SEGMENT_TEST_ENDPOINT"
+
+
+def segment_project_config(extra_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+    """dbt_project.yml of a user's project: the post-hook line and a profile space."""
+    space = {"write_key_env": WRITE_KEY_ENV, "endpoint": "{{ env_var('" + ENDPOINT_ENV + "') }}"}
+    settings: dict[str, Any] = {"profile_spaces": {"default": space}}
+    settings.update(extra_vars or {})
+    return {
+        "models": {"+post-hook": "{{ segment_profiles.capture_changes() }}"},
+        "vars": {"segment_profiles": settings},
+    }
+
+
+def received(sandbox: Sandbox) -> list[dict[str, Any]]:
+    path = sandbox.output
+    if path is None or not Path(path).exists():
+        return []
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
+
+
+def segment(project: Any, *args: str) -> tuple[int, Any]:
+    """Run `dbt-segment <args> --json` in this process; the exit code and the parsed output."""
+    out = io.StringIO()
+    argv = [*args, "--project-dir", str(project.project_root),
+            "--profiles-dir", str(project.profiles_dir), "--json"]
+    with contextlib.redirect_stdout(out):
+        code = segment_main(argv)
+    text = out.getvalue()
+    try:
+        return code, json.loads(text) if text.strip() else None
+    except json.JSONDecodeError:
+        return code, text
+
+
+def by_mapping(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {m["mapping"]: m for m in document["results"]}
