@@ -31,9 +31,19 @@ def start_sandbox(workdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen,
     port_file = workdir / "sandbox.port"
     received = workdir / "received.jsonl"
     process = subprocess.Popen(
-        [str(BIN / "dbt-segment"), "sandbox", "--port", "0", "--port-file", str(port_file),
-         "--output", str(received)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(BIN / "dbt-segment"),
+            "sandbox",
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+            "--output",
+            str(received),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while not (port_file.exists() and port_file.read_text().strip()):
@@ -53,11 +63,15 @@ def sync(env: dict[str, str], received: Path, seen: int, day: int) -> int:
     print(f"\nday {day}: what was sent")
     for m in document["results"]:
         by_op = ", ".join(f"{op} {n}" for op, n in m["acknowledged_by_operation"].items())
-        print(f"  {m['mapping']} ({m['action']}): {by_op or 'nothing'}"
-              f" | rejected {m['rejected']}, failed {m['failed']}, invalid keys {m['invalid_keys']}")
+        print(
+            f"  {m['mapping']} ({m['action']}): {by_op or 'nothing'}"
+            f" | rejected {m['rejected']}, failed {m['failed']}, invalid keys {m['invalid_keys']}"
+        )
     acknowledged = sum(m["acknowledged"] for m in document["results"])
-    print(f"  the sandbox received {len(new)} message(s); Segment-style acknowledgements: "
-          f"{acknowledged}")
+    print(
+        f"  the sandbox received {len(new)} message(s); Segment-style acknowledgements: "
+        f"{acknowledged}"
+    )
     if len(new) != acknowledged:
         sys.exit("the sandbox and the sync disagree")
     if new:

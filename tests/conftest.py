@@ -19,7 +19,9 @@ def _load_pg_server() -> Any:
     # tests/ is not a package; load the helper by path so every import mode finds it
     if "tests.pg_server" in sys.modules:
         return sys.modules["tests.pg_server"]
-    spec = importlib.util.spec_from_file_location("tests.pg_server", REPO_ROOT / "tests" / "pg_server.py")
+    spec = importlib.util.spec_from_file_location(
+        "tests.pg_server", REPO_ROOT / "tests" / "pg_server.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["tests.pg_server"] = module
     spec.loader.exec_module(module)

@@ -37,8 +37,14 @@ def received(sandbox: Sandbox) -> list[dict[str, Any]]:
 def segment(project: Any, *args: str) -> tuple[int, Any]:
     """Run `dbt-segment <args> --json` in this process; the exit code and the parsed output."""
     out = io.StringIO()
-    argv = [*args, "--project-dir", str(project.project_root),
-            "--profiles-dir", str(project.profiles_dir), "--json"]
+    argv = [
+        *args,
+        "--project-dir",
+        str(project.project_root),
+        "--profiles-dir",
+        str(project.profiles_dir),
+        "--json",
+    ]
     with contextlib.redirect_stdout(out):
         code = segment_main(argv)
     text = out.getvalue()

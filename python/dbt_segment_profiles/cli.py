@@ -34,7 +34,8 @@ def _add_project_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dbt-segment", description="Send the rows your dbt models changed to Segment Profiles."
+        prog="dbt-segment",
+        description="Send the rows your dbt models changed to Segment Profiles.",
     )
     parser.add_argument("--version", action="version", version=f"dbt-segment {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)

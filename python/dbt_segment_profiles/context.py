@@ -81,13 +81,20 @@ def select_mappings(
 
 def check(ctx: Context, mappings: list[Mapping], write_keys: bool = True) -> list[ConfigProblem]:
     """Every problem with these mappings, the warehouse's view of their models included."""
-    names = {m.name for m in mappings}
-    problems = [p for p in ctx.problems if p.mapping is None or p.mapping in names]
+    # problems of mappings left out by --select do not block; those of mappings too broken to
+    # parse (so unselectable) always do
+    deselected = {m.name for m in ctx.mappings} - {m.name for m in mappings}
+    problems = [p for p in ctx.problems if p.mapping not in deselected]
     if write_keys:
         problems += check_write_keys(mappings, ctx.settings)
+    troubled = {p.mapping for p in problems}
     warehouse = ctx.warehouse
     for mapping in mappings:
-        columns = warehouse.relation_columns(mapping.relation_name) if mapping.relation_name else None
+        if mapping.name in troubled:
+            continue
+        columns = (
+            warehouse.relation_columns(mapping.relation_name) if mapping.relation_name else None
+        )
         if columns is None:
             problems.append(
                 ConfigProblem(
@@ -105,8 +112,8 @@ def check(ctx: Context, mappings: list[Mapping], write_keys: bool = True) -> lis
                     mapping.model_name,
                     mapping.name,
                     "post-hook",
-                    "no captured changes: add `+post-hook: \"{{ segment_profiles.capture_changes() }}\"` "
-                    "to your models in dbt_project.yml and run `dbt run`",
+                    "has no captured changes yet: run `dbt run` with "
+                    '`+post-hook: "{{ segment_profiles.capture_changes() }}"` on your models',
                 )
             )
     return problems

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping as AnyMapping
+from collections.abc import Iterable
+from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,7 +131,9 @@ def _parse_model(node: dict[str, Any], segment: Any, result: MappingSet) -> None
     model = node["name"]
     if not isinstance(segment, dict):
         result.problems.append(
-            ConfigProblem(model, None, "segment", "must be a mapping with primary_key and mappings")
+            ConfigProblem(
+                model, None, "segment", "must be a mapping with primary_key and mappings"
+            )
         )
         return
     for key in segment:
@@ -231,18 +234,20 @@ def _parse_fields(raw: Any, action: Any, problem) -> dict[str, FieldSource]:
         problem("fields", "must map Segment fields to columns")
         return {}
     allowed = ACTION_FIELDS.get(action)
+    if allowed is None:
+        # the action is already reported; its fields cannot be judged without it
+        return {}
     fields: dict[str, FieldSource] = {}
     for name, value in raw.items():
-        if allowed is not None and name not in allowed:
+        if name not in allowed:
             problem(
                 f"fields.{name}",
                 f"is not a field of {action}; expected one of {', '.join(allowed)}",
             )
             continue
-        kind = allowed.get(name, SCALAR) if allowed else SCALAR
         parsed = (
             _parse_object(value, f"fields.{name}", problem)
-            if kind == OBJECT
+            if allowed[name] == OBJECT
             else _parse_source(value, f"fields.{name}", problem)
         )
         if parsed is not None:

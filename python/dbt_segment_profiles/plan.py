@@ -24,7 +24,9 @@ class MappingPlan:
     rejected_samples: list[dict[str, str]] = field(default_factory=list)
 
 
-def plan_mappings(warehouse: Warehouse, mappings: list[Mapping], samples: int) -> list[MappingPlan]:
+def plan_mappings(
+    warehouse: Warehouse, mappings: list[Mapping], samples: int
+) -> list[MappingPlan]:
     """Reads only: no state changes, nothing sent."""
     plans = []
     for mapping in mappings:

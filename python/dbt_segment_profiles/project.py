@@ -179,7 +179,8 @@ def load_manifest(project: DbtProject, cli_vars: str | None = None) -> dict[str,
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise SegmentProfilesError(
-            f"{path} not found after parsing the project", hint="run `dbt parse` and look at its errors"
+            f"{path} not found after parsing the project",
+            hint="run `dbt parse` and look at its errors",
         ) from None
 
 

@@ -65,9 +65,7 @@ class Reporter:
         done = result.acknowledged + result.rejected + result.failed
         share = done / total if total else 1.0
         bar = "#" * int(share * 30)
-        print(
-            f"\r{result.mapping}: [{bar:<30}] {done}/{total}", end="", file=self.err, flush=True
-        )
+        print(f"\r{result.mapping}: [{bar:<30}] {done}/{total}", end="", file=self.err, flush=True)
 
     def plan(self, plans: list[Any]) -> None:
         if self.json_output:

@@ -277,7 +277,8 @@ def _auth_message(space_sender: _SpaceSender) -> str:
     error = space_sender.auth_error
     space = space_sender.space
     return (
-        f"profile space {space.name!r} refused the write key (HTTP {error.status if error else '?'})"
+        f"profile space {space.name!r} refused the write key "
+        f"(HTTP {error.status if error else '?'})"
         f": check the environment variable {space.write_key_env} and the region "
         f"({space.region}, {space.base_url})"
     )

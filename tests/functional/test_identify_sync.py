@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from dbt.tests.util import run_dbt, write_file
-
 from segment_testing import by_mapping, received, segment
 
 USERS_SQL = "select * from {{ ref('raw_users') }}"
@@ -75,7 +74,10 @@ class TestIdentifySync:
         assert code == 0, first
         results = by_mapping(first)
         assert results["users_to_profiles"]["acknowledged_by_operation"] == {
-            "added": 3, "updated": 0, "deleted": 0}
+            "added": 3,
+            "updated": 0,
+            "deleted": 0,
+        }
         assert results["users_with_deletes"]["acknowledged"] == 3
         messages = received(sandbox)
         assert len(messages) == 6
@@ -95,16 +97,24 @@ class TestIdentifySync:
         assert code == 0, second
         results = by_mapping(second)
         assert results["users_to_profiles"]["acknowledged_by_operation"] == {
-            "added": 1, "updated": 1, "deleted": 0}
+            "added": 1,
+            "updated": 1,
+            "deleted": 0,
+        }
         assert results["users_with_deletes"]["acknowledged_by_operation"] == {
-            "added": 1, "updated": 0, "deleted": 1}
+            "added": 1,
+            "updated": 0,
+            "deleted": 1,
+        }
         new = received(sandbox)[6:]
-        assert sorted((m["userId"], tuple(sorted(m["traits"].items()))) for m in new) == sorted([
-            ("1", (("email", "ada@example.com"), ("plan", "enterprise"))),
-            ("4", (("email", "barbara@example.com"), ("plan", "pro"))),
-            ("4", (("email", "barbara@example.com"),)),
-            ("3", (("email", None),)),
-        ])
+        assert sorted((m["userId"], tuple(sorted(m["traits"].items()))) for m in new) == sorted(
+            [
+                ("1", (("email", "ada@example.com"), ("plan", "enterprise"))),
+                ("4", (("email", "barbara@example.com"), ("plan", "pro"))),
+                ("4", (("email", "barbara@example.com"),)),
+                ("3", (("email", None),)),
+            ]
+        )
 
         # the delete the first mapping does not send is not pending on the next run either
         run_dbt(["run"])
@@ -124,13 +134,16 @@ class TestInvalidKeys:
         self, project: Any, sandbox: Any
     ) -> None:
         run_dbt(["deps"])
-        load_users(project, [
-            (1, "ada@example.com", "pro", "a"),
-            (None, "nobody@example.com", "free", "b"),
-            (None, "nobody2@example.com", "free", "b"),
-            (2, "grace@example.com", "free", "c"),
-            (2, "grace2@example.com", "free", "c"),
-        ])
+        load_users(
+            project,
+            [
+                (1, "ada@example.com", "pro", "a"),
+                (None, "nobody@example.com", "free", "b"),
+                (None, "nobody2@example.com", "free", "b"),
+                (2, "grace@example.com", "free", "c"),
+                (2, "grace2@example.com", "free", "c"),
+            ],
+        )
         run_dbt(["run"])
         code, document = segment(project, "sync")
         assert code == 0, document
@@ -140,7 +153,9 @@ class TestInvalidKeys:
         assert {m["userId"] for m in received(sandbox)} == {"1"}
         reasons = project.run_sql(
             f"select record_key, reason, row_count from {project.test_schema}_segment."
-            "users_to_profiles__invalid order by 1", fetch="all")
+            "users_to_profiles__invalid order by 1",
+            fetch="all",
+        )
         assert [tuple(r) for r in reasons] == [
             ("2", "primary key id is duplicated", 2),
             (None, "primary key id is NULL", 2),

@@ -33,7 +33,9 @@ def identify(**fields: Any) -> Mapping:
 @pytest.fixture(scope="module")
 def trait_builder() -> MessageBuilder:
     traits = ObjectSource(entries=(("v", Source(column="v")),))
-    return compile_mapping(identify(traits=traits, timestamp=Source(column="ts")), ["id", "v", "ts"])
+    return compile_mapping(
+        identify(traits=traits, timestamp=Source(column="ts")), ["id", "v", "ts"]
+    )
 
 
 def trait(builder: MessageBuilder, value: Any) -> Any:
@@ -71,8 +73,14 @@ def rejection(builder: MessageBuilder, value: Any, ts: Any = None) -> str:
         (0, 0),
         (1.5, 1.5),
         ("", ""),
-        (uuid.UUID("12345678-1234-5678-1234-567812345678"), "12345678-1234-5678-1234-567812345678"),
-        ({"a": [1, {"b": date(2024, 1, 2)}], 3: None}, {"a": [1, {"b": "2024-01-02T00:00:00.000Z"}], "3": None}),
+        (
+            uuid.UUID("12345678-1234-5678-1234-567812345678"),
+            "12345678-1234-5678-1234-567812345678",
+        ),
+        (
+            {"a": [1, {"b": date(2024, 1, 2)}], 3: None},
+            {"a": [1, {"b": "2024-01-02T00:00:00.000Z"}], "3": None},
+        ),
         ((1, "x", Decimal("2.5")), [1, "x", 2.5]),
         ([], []),
         ("😀 emoji, 中文, ελληνικά, \u0000 nul", "😀 emoji, 中文, ελληνικά, \u0000 nul"),
@@ -101,7 +109,10 @@ def test_decimal_becomes_a_json_number_in_the_bytes(trait_builder: MessageBuilde
         (Decimal("-Infinity"), "column v has value -Infinity, which JSON cannot carry"),
         ({"a": [1, float("nan")]}, "column v has value NaN, which JSON cannot carry"),
         ([{"x": float("inf")}], "column v has value Infinity, which JSON cannot carry"),
-        (Decimal("1E+400"), "column v has value Decimal('1E+400'), which is too large for a JSON number"),
+        (
+            Decimal("1E+400"),
+            "column v has value Decimal('1E+400'), which is too large for a JSON number",
+        ),
         (b"\x00\x01", "binary column v cannot be sent"),
         (bytearray(b"x"), "binary column v cannot be sent"),
         ({1, 2}, "column v has value {1, 2} of type set, which cannot be sent"),
@@ -113,7 +124,9 @@ def test_values_json_cannot_carry_are_rejected(
     assert rejection(trait_builder, value) == reason
 
 
-@pytest.mark.parametrize("value", [10**400, -(10**400), 10**5000], ids=["1e400", "-1e400", "1e5000"])
+@pytest.mark.parametrize(
+    "value", [10**400, -(10**400), 10**5000], ids=["1e400", "-1e400", "1e5000"]
+)
 def test_integers_beyond_a_double_are_rejected(trait_builder: MessageBuilder, value: int) -> None:
     reason = rejection(trait_builder, value)
     assert reason.startswith("column v has value ")
@@ -129,7 +142,9 @@ def test_interval_rejected_with_advice(trait_builder: MessageBuilder) -> None:
 
 def test_lone_surrogate_rejected_naming_the_column(trait_builder: MessageBuilder) -> None:
     reason = rejection(trait_builder, "bad \ud800 text")
-    assert reason.startswith("column v has value 'bad \\ud800 text', which cannot be encoded as JSON")
+    assert reason.startswith(
+        "column v has value 'bad \\ud800 text', which cannot be encoded as JSON"
+    )
 
 
 def test_out_of_range_timestamp_rejected(trait_builder: MessageBuilder) -> None:

@@ -31,7 +31,9 @@ class Batch:
         self.size += len(message) + 1
 
     def body(self, sent_at: str) -> bytes:
-        return b'{"batch":[' + b",".join(self.messages) + b'],"sentAt":"' + sent_at.encode() + b'"}'
+        return (
+            b'{"batch":[' + b",".join(self.messages) + b'],"sentAt":"' + sent_at.encode() + b'"}'
+        )
 
     def halves(self) -> tuple[Batch, Batch]:
         mid = len(self) // 2
@@ -39,7 +41,9 @@ class Batch:
 
     def _slice(self, start: int, stop: int) -> Batch:
         part = Batch(
-            self.seqs[start:stop], self.keys[start:stop], self.ops[start:stop],
+            self.seqs[start:stop],
+            self.keys[start:stop],
+            self.ops[start:stop],
             self.messages[start:stop],
         )
         part.size = _ENVELOPE_BYTES + sum(len(m) + 1 for m in part.messages)

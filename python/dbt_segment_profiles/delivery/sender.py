@@ -6,7 +6,6 @@ import base64
 import gzip
 import random
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 

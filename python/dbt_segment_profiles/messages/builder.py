@@ -127,7 +127,8 @@ def _id_seed(mapping_name: str) -> bytes:
 
 
 def _id_text(key: Any, row_hash: str | None, operation: str) -> bytes:
-    return f"{key}\x1f{row_hash or ''}\x1f{operation}".encode("utf-8", "surrogatepass")
+    # The key goes last: it is the only part that might contain the separator.
+    return f"{operation}\x1f{row_hash or ''}\x1f{key}".encode("utf-8", "surrogatepass")
 
 
 class MessageBuilder:
@@ -412,7 +413,7 @@ def compile_mapping(mapping: Mapping, columns: Sequence[str]) -> MessageBuilder:
                     )
                 else:
                     entries.append((name, -1, None, constant(to_json, inner.constant, label)))
-            if all(index >= 0 for _, index, _, _ in entries):
+            if entries and all(index >= 0 for _, index, _, _ in entries):
                 objects[field] = _Object(
                     tuple(entries),
                     None,

@@ -148,7 +148,9 @@ class Warehouse:
 
     def pending_counts(self, mapping: Mapping) -> dict[str, int]:
         counts = dict.fromkeys(OPERATIONS, 0)
-        for op, n in self.query(f"select p.__sp_op, count(*) {self._unacknowledged(mapping)} group by 1"):
+        for op, n in self.query(
+            f"select p.__sp_op, count(*) {self._unacknowledged(mapping)} group by 1"
+        ):
             counts[op] = int(n)
         return counts
 
@@ -156,15 +158,16 @@ class Warehouse:
         return [
             (key, reason, int(n))
             for key, reason, n in self.query(
-                f"select record_key, reason, row_count from {self.mapping_table(mapping, 'invalid')} "
-                "order by reason, record_key"
+                "select record_key, reason, row_count from "
+                f"{self.mapping_table(mapping, 'invalid')} order by reason, record_key"
             )
         ]
 
     def stream_pending(self, mapping: Mapping, chunk_rows: int = 10_000) -> PendingStream:
-        columns = ", ".join(["p.__sp_seq", "p.__sp_op", "p.__sp_key", "p.__sp_hash"] + [
-            f"p.{quote(c)}" for c in mapping.columns
-        ])
+        columns = ", ".join(
+            ["p.__sp_seq", "p.__sp_op", "p.__sp_key", "p.__sp_hash"]
+            + [f"p.{quote(c)}" for c in mapping.columns]
+        )
         sql = f"select {columns} {self._unacknowledged(mapping)} order by p.__sp_seq"
         return self.stream(sql, chunk_rows)
 
@@ -206,13 +209,14 @@ class Warehouse:
 
     def record_run(self, run: RunRecord) -> None:
         marks = ", ".join([self.param] * len(RUN_COLUMNS))
+        columns = ", ".join(RUN_COLUMNS)
         self.execute(
-            f"insert into {self.table('segment_runs')} ({', '.join(RUN_COLUMNS)}) values ({marks})",
+            f"insert into {self.table('segment_runs')} ({columns}) values ({marks})",
             [getattr(run, c) for c in RUN_COLUMNS],
         )
 
     def record_issues(self, mapping: Mapping, issues: Sequence[RecordIssue]) -> None:
-        """Upsert one row per (mapping, key, operation): reason and last_seen move, attempts grow."""
+        """One row per (mapping, key, operation): reason and last_seen move, attempts grow."""
         if not issues:
             return
         table = self.table("segment_record_issues")
@@ -235,7 +239,13 @@ class Warehouse:
                         f"insert into {table} (mapping_name, record_key, operation, kind, reason, "
                         f"first_seen, last_seen, attempts) values ({p}, {p}, {p}, {p}, {p}, "
                         "current_timestamp, current_timestamp, 1)",
-                        (mapping.name, issue.record_key, issue.operation, issue.kind, issue.reason),
+                        (
+                            mapping.name,
+                            issue.record_key,
+                            issue.operation,
+                            issue.kind,
+                            issue.reason,
+                        ),
                     )
 
     def clear_resolved_issues(self, mapping: Mapping) -> None:
