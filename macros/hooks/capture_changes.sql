@@ -17,7 +17,7 @@
     {%- do available.update({column.name | lower: column.name}) -%}
   {%- endfor -%}
   {%- for mapping in segment.get('mappings') or [] -%}
-    {% do segment_profiles.capture_mapping(this, primary_key, mapping, available) %}
+    {% do segment_profiles.capture_mapping(this, model.name, primary_key, mapping, available) %}
   {%- endfor -%}
   {{ return('') }}
 {%- endmacro %}

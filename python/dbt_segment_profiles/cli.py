@@ -54,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_project_arguments(status)
     status.add_argument("--limit", type=int, default=5, help="runs per mapping")
 
+    reset = commands.add_parser("reset", help="send every row again, or take them as synced")
+    _add_project_arguments(reset)
+    reset.add_argument("mapping", help="the mapping to reset")
+    reset.add_argument(
+        "--rebaseline",
+        action="store_true",
+        help="take the current rows as synced: send nothing for them",
+    )
+
     from .sandbox import add_sandbox_arguments
 
     sandbox = commands.add_parser("sandbox", help="a local Segment-compatible receiver")
@@ -136,7 +145,20 @@ def cmd_status(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> in
     return EXIT_OK
 
 
+def cmd_reset(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
+    from .reset import reset_mapping
+
+    mapping = next((m for m in ctx.mappings if m.name == args.mapping), None)
+    if mapping is None:
+        known = ", ".join(sorted(m.name for m in ctx.mappings)) or "none"
+        raise SegmentProfilesError(f"no mapping named {args.mapping!r}", hint=f"mappings: {known}")
+    pending = reset_mapping(ctx, mapping, rebaseline=args.rebaseline, cli_vars=args.vars)
+    reporter.reset(mapping, args.rebaseline, pending)
+    return EXIT_OK
+
+
 COMMANDS = {
+    "reset": cmd_reset,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "sync": cmd_sync,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigError, ConfigProblem, SegmentProfilesError
+from .fingerprint import fingerprint
 from .mappings import Mapping, check_columns, check_write_keys, load_mappings
 from .project import DbtProject, load_manifest, locate, parse_vars, segment_vars
 from .settings import Settings, parse_settings
@@ -106,7 +107,7 @@ def check(ctx: Context, mappings: list[Mapping], write_keys: bool = True) -> lis
             )
             continue
         problems += check_columns(mapping, columns)
-        if not warehouse.table_exists(f"{mapping.name}__pending"):
+        if not warehouse.has_history() or not warehouse.table_exists(f"{mapping.name}__pending"):
             problems.append(
                 ConfigProblem(
                     mapping.model_name,

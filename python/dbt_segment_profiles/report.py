@@ -104,6 +104,13 @@ class Reporter:
             f" (exit {result.exit_code})"
         )
 
+    def reset(self, mapping: Mapping, rebaseline: bool, pending: dict[str, int]) -> None:
+        if self.json_output:
+            self._json({"reset": mapping.name, "rebaseline": rebaseline, "pending": pending})
+            return
+        how = "current rows taken as synced" if rebaseline else "every row will be sent again"
+        self._print(f"{mapping.name}: reset, {how}; pending now: {_counts(pending)}")
+
     def status(self, runs: list[dict[str, Any]]) -> None:
         if self.json_output:
             self._json({"runs": runs})

@@ -17,6 +17,7 @@ from .delivery.batching import Batch, Batcher
 from .delivery.ratelimit import RateLimiter
 from .delivery.retry import RetryPolicy
 from .delivery.sender import AuthFailed, BatchOutcome, Sender
+from .fingerprint import definition, fingerprint
 from .mappings import Mapping
 from .messages import Rejection, compile_mapping
 from .settings import ProfileSpace
@@ -117,7 +118,6 @@ def sync_mappings(
     """Sync every mapping; acknowledged rows go into the state batch by batch."""
     options = options or SyncOptions()
     result = SyncResult(run_id=uuid.uuid4().hex, started_at=datetime.now(timezone.utc))
-    warehouse.ensure_history()
     senders: dict[str, _SpaceSender] = {}
     try:
         for mapping in mappings:
@@ -151,6 +151,8 @@ def _sync_one(
     result.pending = warehouse.pending_counts(mapping)
     result.invalid_keys = sum(n for _, _, n in warehouse.invalid_keys(mapping))
     result.acknowledged_by_operation = dict.fromkeys(result.pending, 0)
+    if warehouse.stored_fingerprint(mapping) is None:
+        warehouse.store_fingerprint(mapping, fingerprint(mapping), definition(mapping))
     issues: list[RecordIssue] = []
 
     def settle(outcome: BatchOutcome) -> None:

@@ -191,21 +191,30 @@ class Warehouse:
                 f"where {condition} and __sp_op <> 'deleted'"
             )
 
-    def ensure_history(self) -> None:
-        self.execute(f"create schema if not exists {quote(self.schema)}")
-        self.execute(
-            f"create table if not exists {self.table('segment_runs')} ("
-            "run_id varchar, mapping_name varchar, profile_space varchar, "
-            f"started_at {self.timestamp_type}, ended_at {self.timestamp_type}, status varchar, "
-            "added bigint, updated bigint, deleted bigint, sent bigint, acknowledged bigint, "
-            "rejected bigint, failed bigint, invalid_keys bigint)"
+    def has_history(self) -> bool:
+        return self.table_exists("segment_runs") and self.table_exists("segment_mappings")
+
+    def stored_fingerprint(self, mapping: Mapping) -> str | None:
+        rows = self.query(
+            f"select fingerprint from {self.table('segment_mappings')} "
+            f"where mapping_name = {self.param}",
+            (mapping.name,),
         )
-        self.execute(
-            f"create table if not exists {self.table('segment_record_issues')} ("
-            "mapping_name varchar, record_key varchar, operation varchar, kind varchar, "
-            f"reason varchar, first_seen {self.timestamp_type}, last_seen {self.timestamp_type}, "
-            "attempts bigint)"
-        )
+        return rows[0][0] if rows else None
+
+    def store_fingerprint(self, mapping: Mapping, fingerprint: str, definition: str) -> None:
+        p = self.param
+        with self.transaction() as cur:
+            cur.execute(
+                f"delete from {self.table('segment_mappings')} where mapping_name = {p}",
+                (mapping.name,),
+            )
+            cur.execute(
+                f"insert into {self.table('segment_mappings')} "
+                f"(mapping_name, fingerprint, definition, updated_at) "
+                f"values ({p}, {p}, {p}, current_timestamp)",
+                (mapping.name, fingerprint, definition),
+            )
 
     def record_run(self, run: RunRecord) -> None:
         marks = ", ".join([self.param] * len(RUN_COLUMNS))

@@ -1,0 +1,24 @@
+{% macro ensure_history() -%}
+  {{ return(adapter.dispatch('ensure_history', 'segment_profiles')()) }}
+{%- endmacro %}
+
+{% macro default__ensure_history() -%}
+  {#- the runner writes these; created here too so the package's models can select from them -#}
+  {%- set schema = segment_profiles.bookkeeping_schema() -%}
+  {%- set text = dbt.type_string() -%}
+  {%- set ts = dbt.type_timestamp() -%}
+  {%- set int = dbt.type_bigint() -%}
+  {% do run_query('create table if not exists ' ~ segment_profiles.bookkeeping_relation_named('segment_runs')
+      ~ ' (run_id ' ~ text ~ ', mapping_name ' ~ text ~ ', profile_space ' ~ text
+      ~ ', started_at ' ~ ts ~ ', ended_at ' ~ ts ~ ', status ' ~ text
+      ~ ', added ' ~ int ~ ', updated ' ~ int ~ ', deleted ' ~ int ~ ', sent ' ~ int
+      ~ ', acknowledged ' ~ int ~ ', rejected ' ~ int ~ ', failed ' ~ int
+      ~ ', invalid_keys ' ~ int ~ ')') %}
+  {% do run_query('create table if not exists ' ~ segment_profiles.bookkeeping_relation_named('segment_record_issues')
+      ~ ' (mapping_name ' ~ text ~ ', record_key ' ~ text ~ ', operation ' ~ text
+      ~ ', kind ' ~ text ~ ', reason ' ~ text ~ ', first_seen ' ~ ts ~ ', last_seen ' ~ ts
+      ~ ', attempts ' ~ int ~ ')') %}
+  {% do run_query('create table if not exists ' ~ segment_profiles.bookkeeping_relation_named('segment_mappings')
+      ~ ' (mapping_name ' ~ text ~ ', fingerprint ' ~ text ~ ', definition ' ~ text
+      ~ ', updated_at ' ~ ts ~ ')') %}
+{%- endmacro %}

@@ -1,0 +1,9 @@
+{% macro ensure_invalid_keys(relation) -%}
+  {{ return(adapter.dispatch('ensure_invalid_keys', 'segment_profiles')(relation)) }}
+{%- endmacro %}
+
+{% macro default__ensure_invalid_keys(relation) -%}
+  {% do run_query('create table if not exists ' ~ relation ~ ' (record_key ' ~ dbt.type_string()
+      ~ ', reason ' ~ dbt.type_string() ~ ', row_count ' ~ dbt.type_bigint()
+      ~ ', captured_at ' ~ dbt.type_timestamp() ~ ')') %}
+{%- endmacro %}
