@@ -38,6 +38,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "duckdb_only: a feature only DuckDB has (Python models); deselected elsewhere"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # deselected, not skipped: Postgres has no Python models, so there is nothing to run there
+    if config.getoption("--profile") == "duckdb":
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("duckdb_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def profile_type(request: pytest.FixtureRequest) -> str:
     return request.config.getoption("--profile")

@@ -56,3 +56,16 @@ def segment(project: Any, *args: str) -> tuple[int, Any]:
 
 def by_mapping(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {m["mapping"]: m for m in document["results"]}
+
+
+def write_seed(project: Any, name: str, header: str, rows: list[tuple[Any, ...]]) -> None:
+    """Replace a seed's rows and load it with `dbt seed`, as a user would."""
+    from dbt.tests.util import run_dbt, write_file
+
+    lines = [header] + [",".join("" if v is None else str(v) for v in row) for row in rows]
+    write_file("\n".join(lines) + "\n", project.project_root, "seeds", f"{name}.csv")
+    run_dbt(["seed", "--full-refresh", "--select", name])
+
+
+def sent_counts(document: dict[str, Any]) -> dict[str, int]:
+    return {m["mapping"]: m["sent"] for m in document["results"]}

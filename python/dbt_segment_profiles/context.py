@@ -117,6 +117,20 @@ def check(ctx: Context, mappings: list[Mapping], write_keys: bool = True) -> lis
                     '`+post-hook: "{{ segment_profiles.capture_changes() }}"` on your models',
                 )
             )
+            continue
+        stored = warehouse.stored_fingerprint(mapping)
+        if stored is not None and stored != fingerprint(mapping):
+            problems.append(
+                ConfigProblem(
+                    mapping.model_name,
+                    mapping.name,
+                    "fields",
+                    "changed since the last sync, so the state no longer matches what would be "
+                    f"sent: run `dbt-segment reset {mapping.name}` to send every row again, or "
+                    f"`dbt-segment reset {mapping.name} --rebaseline` to take the current rows "
+                    "as synced",
+                )
+            )
     return problems
 
 

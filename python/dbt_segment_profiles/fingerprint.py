@@ -11,7 +11,9 @@ from .mappings import FieldSource, Mapping, Source
 
 def _source(source: FieldSource) -> Any:
     if isinstance(source, Source):
-        return {"column": source.column} if source.column is not None else {"value": source.constant}
+        if source.column is not None:
+            return {"column": source.column}
+        return {"value": source.constant}
     if source.column is not None:
         return {"column": source.column}
     # entry order does not change what Segment stores, so it does not change the fingerprint

@@ -24,6 +24,10 @@ class ProfileSpace:
     gzip: bool = False
     connections: int = DEFAULT_CONNECTIONS
     requests_per_second: float = DEFAULT_RATE_LIMIT
+    max_attempts: int = 8
+    backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 30.0
+    timeout_seconds: float = 30.0
 
     @property
     def base_url(self) -> str:
@@ -48,6 +52,20 @@ _SPACE_KEYS = {
     "gzip",
     "connections",
     "requests_per_second",
+    "max_attempts",
+    "backoff_seconds",
+    "max_backoff_seconds",
+    "timeout_seconds",
+}
+
+
+_NUMBER_KEYS = {
+    "connections": int,
+    "requests_per_second": float,
+    "max_attempts": int,
+    "backoff_seconds": float,
+    "max_backoff_seconds": float,
+    "timeout_seconds": float,
 }
 
 
@@ -83,14 +101,17 @@ def parse_settings(raw: Any, target_schema: str) -> tuple[Settings, list[ConfigP
         if region not in REGION_HOSTS:
             problem(f"{key}.region", f"unknown region {region!r}; expected us or eu")
             continue
-        try:
-            connections = int(conf.get("connections", DEFAULT_CONNECTIONS))
-            rate = float(conf.get("requests_per_second", DEFAULT_RATE_LIMIT))
-        except (TypeError, ValueError):
-            problem(key, "connections and requests_per_second must be numbers")
-            continue
-        if connections < 1 or rate <= 0:
-            problem(key, "connections and requests_per_second must be positive")
+        numbers: dict[str, float] = {}
+        for number_key, kind in _NUMBER_KEYS.items():
+            if number_key not in conf:
+                continue
+            try:
+                numbers[number_key] = kind(conf[number_key])
+            except (TypeError, ValueError):
+                numbers[number_key] = -1
+            if numbers[number_key] <= 0:
+                problem(f"{key}.{number_key}", f"{conf[number_key]!r} must be a positive number")
+        if any(v <= 0 for v in numbers.values()):
             continue
         spaces[name] = ProfileSpace(
             name=name,
@@ -98,7 +119,6 @@ def parse_settings(raw: Any, target_schema: str) -> tuple[Settings, list[ConfigP
             region=region,
             endpoint=conf.get("endpoint") or None,
             gzip=bool(conf.get("gzip", False)),
-            connections=connections,
-            requests_per_second=rate,
+            **numbers,
         )
     return Settings(schema=schema, profile_spaces=spaces), problems

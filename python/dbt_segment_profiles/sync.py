@@ -81,7 +81,6 @@ Progress = Callable[[MappingResult, int], None]
 @dataclass
 class SyncOptions:
     chunk_rows: int = CHUNK_ROWS
-    policy: RetryPolicy = field(default_factory=RetryPolicy)
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Progress | None = None
     max_reasons: int = 5
@@ -96,8 +95,13 @@ class _SpaceSender:
             space.batch_url,
             os.environ[space.write_key_env],
             RateLimiter(space.requests_per_second),
-            policy=options.policy,
+            policy=RetryPolicy(
+                max_attempts=space.max_attempts,
+                backoff_seconds=space.backoff_seconds,
+                max_backoff_seconds=space.max_backoff_seconds,
+            ),
             use_gzip=space.gzip,
+            timeout=space.timeout_seconds,
             stop=options.stop,
         )
         self.pool = ThreadPoolExecutor(
