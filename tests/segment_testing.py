@@ -16,9 +16,12 @@ WRITE_KEY_ENV = "SEGMENT_TEST_WRITE_KEY"
 ENDPOINT_ENV = "SEGMENT_TEST_ENDPOINT"
 
 
-def segment_project_config(extra_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+def segment_project_config(
+    extra_vars: dict[str, Any] | None = None, **space_settings: Any
+) -> dict[str, Any]:
     """dbt_project.yml of a user's project: the post-hook line and a profile space."""
     space = {"write_key_env": WRITE_KEY_ENV, "endpoint": "{{ env_var('" + ENDPOINT_ENV + "') }}"}
+    space.update(space_settings)
     settings: dict[str, Any] = {"profile_spaces": {"default": space}}
     settings.update(extra_vars or {})
     return {
@@ -69,3 +72,55 @@ def write_seed(project: Any, name: str, header: str, rows: list[tuple[Any, ...]]
 
 def sent_counts(document: dict[str, Any]) -> dict[str, int]:
     return {m["mapping"]: m["sent"] for m in document["results"]}
+
+
+def release_duckdb() -> None:
+    """Close dbt-duckdb's handle in this process, so another process may open the file."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+        DuckDBConnectionManager._ENV = None
+
+
+def generated_users_sql(rows: int) -> str:
+    """A model of `rows` users, generated in the warehouse."""
+    return (
+        "{% if target.type == 'duckdb' %}"
+        f"select range as id from range({rows})"
+        "{% else %}"
+        f"select generate_series(0, {rows - 1}) as id"
+        "{% endif %}"
+    )
+
+
+def users_model_sql(rows: int) -> str:
+    return (
+        f"with ids as ({generated_users_sql(rows)})\n"
+        "select id, 'user' || cast(id as varchar(20)) || '@example.com' as email,\n"
+        "  case when id % 3 = 0 then 'pro' else 'free' end as plan,\n"
+        "  {{ var('version', 1) }} as version\n"
+        "from ids"
+    )
+
+
+USERS_YML = """
+version: 2
+models:
+  - name: dim_users
+    config:
+      meta:
+        segment:
+          primary_key: id
+          mappings:
+            - name: users
+              action: identify
+              profile_space: default
+              send: [added, updated, deleted]
+              fields:
+                user_id: id
+                traits: [email, plan, version]
+"""

@@ -28,6 +28,7 @@ class ProfileSpace:
     backoff_seconds: float = 0.5
     max_backoff_seconds: float = 30.0
     timeout_seconds: float = 30.0
+    batch_size: int = 2_500
 
     @property
     def base_url(self) -> str:
@@ -56,6 +57,7 @@ _SPACE_KEYS = {
     "backoff_seconds",
     "max_backoff_seconds",
     "timeout_seconds",
+    "batch_size",
 }
 
 
@@ -66,6 +68,7 @@ _NUMBER_KEYS = {
     "backoff_seconds": float,
     "max_backoff_seconds": float,
     "timeout_seconds": float,
+    "batch_size": int,
 }
 
 
@@ -111,6 +114,9 @@ def parse_settings(raw: Any, target_schema: str) -> tuple[Settings, list[ConfigP
                 numbers[number_key] = -1
             if numbers[number_key] <= 0:
                 problem(f"{key}.{number_key}", f"{conf[number_key]!r} must be a positive number")
+        if numbers.get("batch_size", 0) > 2_500:
+            problem(f"{key}.batch_size", "must be at most 2500, Segment's limit per batch")
+            continue
         if any(v <= 0 for v in numbers.values()):
             continue
         spaces[name] = ProfileSpace(

@@ -220,7 +220,7 @@ def _stream_and_send(
     stream = warehouse.stream_pending(mapping, options.chunk_rows)
     builder = compile_mapping(mapping, stream.columns)
     build = builder.build
-    batcher = Batcher()
+    batcher = Batcher(max_messages=space_sender.space.batch_size)
     in_flight: deque[Future[BatchOutcome]] = deque()
     # bounded so memory does not grow with the number of rows when Segment is slower than us
     max_in_flight = space_sender.space.connections * 2
