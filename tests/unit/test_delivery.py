@@ -1,0 +1,142 @@
+"""Batching, retry policy and the sender against a real sandbox over loopback."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import orjson
+import pytest
+
+from dbt_segment_profiles.delivery.batching import MAX_BATCH_BYTES, Batch, Batcher
+from dbt_segment_profiles.delivery.ratelimit import RateLimiter
+from dbt_segment_profiles.delivery.retry import RetryPolicy, is_retryable, parse_retry_after
+from dbt_segment_profiles.delivery.sender import Sender
+from dbt_segment_profiles.sandbox import Faults, Sandbox
+
+
+def message(i: int, **extra: object) -> bytes:
+    body = {"type": "identify", "userId": str(i), "messageId": f"m-{i}", "traits": {}}
+    body.update(extra)
+    return orjson.dumps({k: v for k, v in body.items() if v is not None})
+
+
+def batch_of(messages: list[bytes]) -> Batch:
+    batch = Batch()
+    for i, m in enumerate(messages):
+        batch.append(i, str(i), "added", m)
+    return batch
+
+
+def test_batcher_cuts_at_the_message_count_and_the_byte_limit() -> None:
+    batcher = Batcher(max_messages=3)
+    full = [b for i in range(7) if (b := batcher.add(i, str(i), "added", message(i)))]
+    last = batcher.flush()
+    assert [len(b) for b in full] == [3, 3] and last is not None and len(last) == 1
+    big = b"x" * 100_000
+    batcher = Batcher()
+    full = [b for i in range(10) if (b := batcher.add(i, str(i), "added", big))]
+    assert all(len(b.body("t")) <= MAX_BATCH_BYTES for b in full)
+    assert [len(b) for b in full] == [4, 4]
+
+
+def test_batch_body_is_the_tracking_api_envelope() -> None:
+    body = orjson.loads(batch_of([message(1), message(2)]).body("2024-01-01T00:00:00.000Z"))
+    assert body["sentAt"] == "2024-01-01T00:00:00.000Z"
+    assert [m["userId"] for m in body["batch"]] == ["1", "2"]
+
+
+def test_retryable_statuses_follow_segments_clients() -> None:
+    assert [s for s in (400, 401, 403, 404, 408, 410, 413, 429, 460) if is_retryable(s)] == [
+        408,
+        410,
+        429,
+        460,
+    ]
+    assert [s for s in (500, 501, 502, 503, 504, 505, 599) if is_retryable(s)] == [
+        500,
+        502,
+        503,
+        504,
+        599,
+    ]
+
+
+def test_backoff_grows_with_jitter_and_retry_after_is_honoured_up_to_300_s() -> None:
+    policy = RetryPolicy(backoff_seconds=1, max_backoff_seconds=8)
+    rng = random.Random(1)
+    delays = [policy.delay(a, None, rng) for a in range(1, 6)]
+    assert 0.5 <= delays[0] <= 1 and 1 <= delays[1] <= 2 and all(4 <= d <= 8 for d in delays[3:])
+    assert policy.delay(1, 12.0, rng) == 12.0
+    assert policy.delay(1, 9999.0, rng) == 300.0
+    assert parse_retry_after("3") == 3.0 and parse_retry_after("Wed, 21 Oct 2015") is None
+
+
+def sender_for(box: Sandbox, **kwargs: object) -> Sender:
+    return Sender(
+        f"{box.url}/v1/batch",
+        "k",
+        RateLimiter(1000),
+        policy=RetryPolicy(max_attempts=4, backoff_seconds=0.01, max_backoff_seconds=0.02),
+        **kwargs,
+    )
+
+
+def test_a_400_batch_is_split_until_only_the_bad_message_is_rejected() -> None:
+    with Sandbox(write_key="k") as box:
+        messages = [message(i) for i in range(16)]
+        messages[11] = message(11, userId=None)
+        outcome = sender_for(box).deliver(batch_of(messages))
+    assert sorted(outcome.acknowledged) == [i for i in range(16) if i != 11]
+    assert [(seq, reason.startswith("HTTP 400")) for seq, _, _, reason in outcome.rejected] == [
+        (11, True)
+    ]
+    assert outcome.failed == []
+    # 1 + 2 + 2 + 2 + 2 requests: halving isolates one bad message in log2(16) rounds
+    assert outcome.requests == 9
+
+
+def test_retries_ride_out_429_and_500_and_gzip_is_accepted() -> None:
+    faults = Faults(fail_429=0.3, fail_500=0.3, retry_after=0.01, seed=3)
+    with Sandbox(write_key="k", faults=faults) as box:
+        sender = sender_for(box, use_gzip=True)
+        outcomes = [sender.deliver(batch_of([message(i)])) for i in range(20)]
+    assert all(o.acknowledged for o in outcomes)
+    assert sum(o.requests for o in outcomes) > 20
+
+
+def test_a_server_that_always_fails_leaves_the_batch_failed_after_bounded_attempts() -> None:
+    with Sandbox(write_key="k", faults=Faults(always_status=502)) as box:
+        outcome = sender_for(box).deliver(batch_of([message(1), message(2)]))
+        assert box.stats.snapshot()["requests"] == 4
+    assert outcome.acknowledged == [] and len(outcome.failed) == 2
+    assert outcome.failed[0][3].endswith("(after 4 attempts)")
+
+
+def test_401_is_reported_as_an_auth_failure_without_retrying() -> None:
+    with Sandbox(write_key="expected") as box:
+        outcome = sender_for(box).deliver(batch_of([message(1)]))
+        assert box.stats.snapshot()["requests"] == 1
+    assert outcome.auth_error is not None and outcome.auth_error.status == 401
+    assert "k" not in str(outcome.auth_error).split(":")[-1].split()
+
+
+def test_stop_interrupts_retries() -> None:
+    stop = threading.Event()
+    with Sandbox(write_key="k", faults=Faults(always_status=429, retry_after=30)) as box:
+        sender = sender_for(box, stop=stop)
+        threading.Timer(0.2, stop.set).start()
+        started = time.monotonic()
+        outcome = sender.deliver(batch_of([message(1)]))
+    assert time.monotonic() - started < 5
+    assert outcome.failed and "interrupted" in outcome.failed[0][3]
+
+
+@pytest.mark.parametrize("rate", [50.0])
+def test_rate_limiter_spaces_requests(rate: float) -> None:
+    limiter = RateLimiter(rate, burst=1)
+    started = time.monotonic()
+    for _ in range(11):
+        limiter.acquire()
+    assert time.monotonic() - started >= 10 / rate * 0.9
