@@ -227,6 +227,9 @@ def _stream_and_send(
     ops_sent: dict[int, str] = {}
 
     def submit(batch: Batch) -> None:
+        if options.stop.is_set() or space_sender.auth_error is not None:
+            # the batch's rows stay pending: the next sync sends them
+            raise _StopSending
         result.sent += len(batch)
         for seq, op in zip(batch.seqs, batch.ops):
             ops_sent[seq] = op
@@ -236,15 +239,19 @@ def _stream_and_send(
             drain_done()
 
     def drain_done() -> None:
+        settled = False
         while in_flight and in_flight[0].done():
             outcome = in_flight.popleft().result()
             for seq in outcome.acknowledged:
-                op = ops_sent.pop(seq)
-                result.acknowledged_by_operation[op] += 1
+                result.acknowledged_by_operation[ops_sent.pop(seq)] += 1
             for seq, *_ in outcome.rejected + outcome.failed:
                 ops_sent.pop(seq, None)
             settle(outcome)
+            settled = True
+        if settled and options.progress is not None:
+            options.progress(result, total)
 
+    total = sum(result.pending.values())
     try:
         for chunk in stream:
             for row in chunk:
@@ -259,19 +266,18 @@ def _stream_and_send(
                     result.rejected += 1
                     _note_reason(result, message.reason, options.max_reasons)
             drain_done()
-            if options.progress is not None:
-                options.progress(result, sum(result.pending.values()))
-            if options.stop.is_set() or space_sender.auth_error is not None:
-                break
-        else:
-            last = batcher.flush()
-            if last is not None:
-                submit(last)
+        last = batcher.flush()
+        if last is not None:
+            submit(last)
+    except _StopSending:
+        pass
     finally:
         wait(list(in_flight))
         drain_done()
-        if options.progress is not None:
-            options.progress(result, sum(result.pending.values()))
+
+
+class _StopSending(Exception):
+    """Sending stops: interrupted, or the profile space refused the write key."""
 
 
 def _note_reason(result: MappingResult, reason: str, limit: int) -> None:

@@ -227,3 +227,55 @@ class TestKilledSync:
         assert_duplicates_share_message_ids(everything)
         keys = state_keys(project)
         assert len(keys) == 20_000 and len(set(keys)) == 20_000
+
+
+class TestInterruptedSync:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project_config_update(cls) -> dict[str, Any]:
+        return segment_project_config(batch_size=100, connections=2, **FAST_RETRIES)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_users.sql": users_model_sql(20_000), "schema.yml": USERS_YML}
+
+    def test_sigterm_commits_what_was_acknowledged_and_exits_130(
+        self, project: Any, serve: Any
+    ) -> None:
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        release_duckdb()
+        box = serve(Faults(latency_ms=40))
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dbt_segment_profiles.cli",
+                "sync",
+                "--project-dir",
+                str(project.project_root),
+                "--profiles-dir",
+                str(project.profiles_dir),
+            ],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        while box.stats.snapshot()["accepted_batches"] < 10:
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 130, err
+        assert "interrupted" in out
+        acknowledged = len(state_keys(project))
+        assert acknowledged == len({m["userId"] for m in received(box)})
+        assert 0 < acknowledged < 20_000
+
+        box2 = serve()
+        code, document = segment(project, "sync")
+        assert code == 0, document
+        assert len(received(box2)) == 20_000 - acknowledged
