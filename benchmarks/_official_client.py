@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import segment.analytics as analytics
 from _receiver import read_stats, wait_for_messages
+
 from dbt_segment_profiles.messages.builder import message_id_for
 
 TRAITS = ("email", "plan", "orders", "lifetime_value", "signed_up_at")

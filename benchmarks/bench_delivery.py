@@ -36,9 +36,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import yaml
 from _receiver import read_stats
 
@@ -228,36 +226,29 @@ def write_project(project: Path, database: Path, sizes: list[Size]) -> None:
         (project / name).write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def reset_state(database: Path, size: Size) -> None:
-    """Forget what was acknowledged, so every captured row is pending again (for repeats)."""
-    conn = duckdb.connect(str(database))
-    try:
-        conn.execute(f"delete from {size.state_table}")
-    finally:
-        conn.close()
+def reset_mapping(project: Path, size: Size, env: dict[str, str]) -> None:
+    """`dbt-segment reset <mapping>`: every captured row is pending again (for repeats)."""
+    args = [str(BIN / "dbt-segment"), "reset", size.mapping, *project_flags(project)]
+    done = subprocess.run(args, cwd=project, env=env, text=True, capture_output=True)
+    if done.returncode != 0:
+        sys.exit(f"{shlex.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+def project_flags(project: Path) -> list[str]:
+    return ["--project-dir", str(project), "--profiles-dir", str(project)]
 
 
 # -- measurements -------------------------------------------------------------------------------
 
 
 def sync_command(project: Path, size: Size) -> list[str]:
-    return [
-        str(BIN / "dbt-segment"),
-        "sync",
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-        "--select",
-        size.mapping,
-        "--json",
-    ]
+    args = [str(BIN / "dbt-segment"), "sync", *project_flags(project)]
+    return [*args, "--select", size.mapping, "--json"]
 
 
 def measure_ours(
     size: Size,
     project: Path,
-    database: Path,
     env: dict[str, str],
     stats_url: str,
     repeat: int,
@@ -266,7 +257,7 @@ def measure_ours(
     ok, counted = True, 0
     for attempt in range(repeat):
         if attempt:
-            reset_state(database, size)
+            reset_mapping(project, size, env)
         before = read_stats(stats_url)
         run = run_measured(
             sync_command(project, size), env, project, project.parent, f"sync_{size.label}"
@@ -480,16 +471,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_project(project, database, sizes)
         dbt = str(BIN / "dbt")
-        flags = ["--project-dir", str(project), "--profiles-dir", str(project)]
-        run_checked([dbt, "deps", *flags], env, project)
-        seconds = run_checked([dbt, "run", *flags], env, project)
+        run_checked([dbt, "deps", *project_flags(project)], env, project)
+        seconds = run_checked([dbt, "run", *project_flags(project)], env, project)
         print(f"dbt run: {seconds:.1f}s for {sum(s.rows for s in sizes):,} rows", flush=True)
 
         results: list[Measurement] = []
         baselines: dict[str, float] = {}
         for size in sizes:
             print(f"\n{size.rows:,} rows", flush=True)
-            results.append(measure_ours(size, project, database, env, stats_url, args.repeat))
+            results.append(measure_ours(size, project, env, stats_url, args.repeat))
             baselines[size.label] = measure_baseline_rss(size, project, env)
             if args.skip_official:
                 continue

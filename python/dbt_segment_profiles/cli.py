@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -14,20 +13,23 @@ from . import __version__
 from .context import Context, check, load_context, require_valid, select_mappings
 from .errors import ConfigError, SegmentProfilesError
 from .report import Reporter
-from .sync import SyncOptions, sync_mappings
+from .results import write_results
+from .sync_engine import SyncOptions, sync_mappings
+from .version_check import warn_on_version_mismatch
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _add_project_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_project_arguments(parser: argparse.ArgumentParser, selection: bool = True) -> None:
     parser.add_argument("--project-dir", help="the dbt project (default: $DBT_PROJECT_DIR or .)")
     parser.add_argument("--profiles-dir", help="where profiles.yml is (as dbt resolves it)")
     parser.add_argument("--target", "-t", help="the dbt target (default: the profile's target)")
     parser.add_argument("--vars", help="YAML mapping of vars, as `dbt run --vars`")
-    parser.add_argument(
-        "--select", "-s", action="append", help="mapping names, model names or tag:NAME"
-    )
-    parser.add_argument("--exclude", action="append", help="mappings to leave out")
+    if selection:
+        parser.add_argument(
+            "--select", "-s", action="append", help="mapping names, model names or tag:NAME"
+        )
+        parser.add_argument("--exclude", action="append", help="mappings to leave out")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--quiet", "-q", action="store_true", help="only errors and the summary")
 
@@ -63,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the current rows as synced: send nothing for them",
     )
 
+    run = commands.add_parser(
+        "run",
+        help="`dbt run [dbt args]`, then sync the mappings of the models that built",
+        description="Other arguments (--select, --full-refresh, ...) go to `dbt run` as given.",
+    )
+    _add_project_arguments(run, selection=False)
+
     from .sandbox import add_sandbox_arguments
 
     sandbox = commands.add_parser("sandbox", help="a local Segment-compatible receiver")
@@ -71,17 +80,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, extra = build_parser().parse_known_args(argv)
+    if extra and args.command != "run":
+        build_parser().parse_args(argv)  # reports the unknown arguments and exits 2
     if args.command == "sandbox":
         from .sandbox import sandbox_command
 
         return sandbox_command(args)
     reporter = Reporter(json_output=args.json, quiet=args.quiet)
+    built: set[str] | None = None
+    if args.command == "run":
+        built = _dbt_run(args, extra, reporter)
+        if built is None:
+            return EXIT_CONFIG
+        args.select, args.exclude = None, None
     try:
         ctx = load_context(args.project_dir, args.profiles_dir, args.target, args.vars)
     except SegmentProfilesError as exc:
         reporter.error(str(exc))
         return EXIT_CONFIG
+    warn_on_version_mismatch(ctx.project.project_dir, reporter)
+    if built is not None:
+        ctx.mappings = [m for m in ctx.mappings if m.model_id in built]
+        if not ctx.mappings:
+            reporter.note("no mapped model was built: nothing to sync")
+            ctx.close()
+            return EXIT_OK
     try:
         return COMMANDS[args.command](ctx, args, reporter)
     except ConfigError as exc:
@@ -92,6 +116,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     finally:
         ctx.close()
+
+
+def _dbt_run(args: argparse.Namespace, dbt_args: list[str], reporter: Reporter) -> set[str] | None:
+    """Run `dbt run` in this process; the unique ids of the models it built, None if it failed."""
+    from dbt.cli.main import dbtRunner
+
+    argv = ["run", *dbt_args]
+    for flag, value in (
+        ("--project-dir", args.project_dir),
+        ("--profiles-dir", args.profiles_dir),
+        ("--target", args.target),
+        ("--vars", args.vars),
+    ):
+        if value:
+            argv += [flag, value]
+    if args.json or args.quiet:
+        argv.append("--quiet")
+    outcome = dbtRunner().invoke(argv)
+    results = getattr(outcome.result, "results", None) or []
+    built = {r.node.unique_id for r in results if str(r.status) == "success"}
+    if not outcome.success and not built:
+        reporter.error(f"dbt run failed: {outcome.exception or 'see its output above'}")
+        return None
+    return built
 
 
 def _selected(ctx: Context, args: argparse.Namespace) -> list:
@@ -114,7 +162,7 @@ def cmd_validate(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> 
 
 
 def cmd_plan(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
-    from .plan import plan_mappings
+    from .preview import plan_mappings
 
     mappings = _selected(ctx, args)
     require_valid(ctx, mappings, write_keys=False)
@@ -133,7 +181,7 @@ def cmd_sync(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
     finally:
         _restore_handlers(previous)
     reporter.sync_result(result)
-    _write_results(ctx, result)
+    write_results(ctx.project.target_path, result)
     return result.exit_code
 
 
@@ -158,6 +206,7 @@ def cmd_reset(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int
 
 
 COMMANDS = {
+    "run": cmd_sync,
     "reset": cmd_reset,
     "validate": cmd_validate,
     "plan": cmd_plan,
@@ -183,14 +232,6 @@ def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:
 def _restore_handlers(previous: dict[int, Any]) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)
-
-
-def _write_results(ctx: Context, result: Any) -> None:
-    from .results import results_document
-
-    path = ctx.project.target_path / "segment_sync_results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results_document(result), indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ class Reporter:
         self.out = out or sys.stdout
         self.err = sys.stderr
         self._last_progress = 0.0
+        self._progress_mapping: str | None = None
+        self._progress_started = 0.0
         self._tty = self.err.isatty() and not json_output and not quiet
 
     def _print(self, text: str = "") -> None:
@@ -35,6 +37,16 @@ class Reporter:
             self._json({"error": message})
         else:
             print(f"error: {message}", file=self.err, flush=True)
+
+    def warn(self, message: str) -> None:
+        if not self.json_output:
+            print(f"warning: {message}", file=self.err, flush=True)
+
+    def note(self, message: str) -> None:
+        if self.json_output:
+            self._json({"note": message})
+        elif not self.quiet:
+            self._print(message)
 
     def config_problems(self, problems: list[ConfigProblem], hint: str) -> None:
         if self.json_output:
@@ -56,16 +68,35 @@ class Reporter:
         self._print(f"{len(mappings)} mapping(s) valid")
 
     def progress(self, result: Any, total: int) -> None:
-        if not self._tty:
+        """A bar with rows per second and an ETA on a terminal; a line every 10 s elsewhere."""
+        if self.json_output or self.quiet:
             return
         now = time.monotonic()
-        if now - self._last_progress < 0.2:
+        key = result.mapping
+        if key != self._progress_mapping:
+            self._progress_mapping, self._progress_started = key, now
+        if now - self._last_progress < (0.2 if self._tty else 10.0):
             return
         self._last_progress = now
         done = result.acknowledged + result.rejected + result.failed
-        share = done / total if total else 1.0
-        bar = "#" * int(share * 30)
-        print(f"\r{result.mapping}: [{bar:<30}] {done}/{total}", end="", file=self.err, flush=True)
+        elapsed = max(now - self._progress_started, 1e-6)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 else 0.0
+        if self._tty:
+            share = done / total if total else 1.0
+            bar = "#" * int(share * 30)
+            print(
+                f"\r{key}: [{bar:<30}] {done}/{total} {rate:,.0f} rows/s ETA {eta:,.0f}s ",
+                end="",
+                file=self.err,
+                flush=True,
+            )
+        else:
+            print(
+                f"{key}: {done}/{total} rows, {rate:,.0f} rows/s, ETA {eta:,.0f}s",
+                file=self.err,
+                flush=True,
+            )
 
     def plan(self, plans: list[Any]) -> None:
         if self.json_output:
@@ -96,6 +127,8 @@ class Reporter:
             )
             if m.error:
                 self._print(f"  error: {m.error}")
+            if m.region_note:
+                self._print(f"  note: {m.region_note}")
             for reason in m.reasons:
                 self._print(f"  reason: {reason}")
         status = {0: "all changes acknowledged", 1: "some rows stay pending", 130: "interrupted"}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .sync import SyncResult
+from .sync_engine import SyncResult
 
 
 def results_document(result: SyncResult) -> dict[str, Any]:
@@ -22,3 +24,10 @@ def results_document(result: SyncResult) -> dict[str, Any]:
         "interrupted": result.interrupted,
         "results": [m.to_dict() for m in result.mappings],
     }
+
+
+def write_results(target_path: Path, result: SyncResult) -> Path:
+    path = target_path / "segment_sync_results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results_document(result), indent=2, default=str))
+    return path

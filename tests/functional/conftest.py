@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dbt_segment_profiles.sandbox import Sandbox
 from segment_testing import ENDPOINT_ENV, REPO_ROOT, WRITE_KEY_ENV, segment_project_config
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from dbt.tests.util import run_dbt, write_file
+
 from segment_testing import by_mapping, received, segment, sent_counts, write_seed
 
 HEADER = "id,email,plan,note"

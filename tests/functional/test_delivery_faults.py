@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from dbt.tests.util import run_dbt
+
+from dbt_segment_profiles.sandbox import Faults, Sandbox
 from segment_testing import (
     ENDPOINT_ENV,
     USERS_YML,
@@ -25,8 +27,6 @@ from segment_testing import (
     segment_project_config,
     users_model_sql,
 )
-
-from dbt_segment_profiles.sandbox import Faults, Sandbox
 
 KEY = "fault-test-key"
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from dbt.tests.util import run_dbt, write_file
+
 from segment_testing import received, segment
 
 MODEL_SQL = "select 1 as id, 'ada@example.com' as email"

@@ -13,12 +13,13 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from dbt_segment_profiles import __version__
 from dbt_segment_profiles.mappings import FieldSource, Mapping, ObjectSource, Source
 from dbt_segment_profiles.messages import MessageBuilder, Rejection, compile_mapping
 from dbt_segment_profiles.messages.builder import message_id_for
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 
 def mapping(action: str, fields: dict[str, FieldSource], name: str = "m") -> Mapping:

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from dbt_segment_profiles import __version__
 from dbt_segment_profiles.mappings import Mapping, load_mappings
 from dbt_segment_profiles.messages import Rejection, compile_mapping

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from dbt_segment_profiles.mappings import Mapping, ObjectSource, Source
 from dbt_segment_profiles.messages import MessageBuilder, Rejection, compile_mapping
 from dbt_segment_profiles.messages.values import to_id, to_json, to_timestamp

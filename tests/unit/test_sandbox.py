@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 import requests
+
 from dbt_segment_profiles.sandbox import (
     Faults,
     Sandbox,

@@ -80,6 +80,12 @@ class PendingStream:
     def __iter__(self) -> Iterator[list[tuple]]:
         return self._chunks
 
+    def close(self) -> None:
+        """Stop reading early; the cursor is released now, not when garbage is collected."""
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
 
 class Warehouse:
     """Shared SQL; subclasses open connections and stream rows their own way."""

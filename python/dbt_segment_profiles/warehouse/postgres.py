@@ -74,7 +74,8 @@ class PostgresWarehouse(Warehouse):
                     yield rows
                     rows = cur.fetchmany(chunk_rows)
             finally:
-                cur.close()
-                reader.rollback()
+                if not reader.closed:
+                    cur.close()
+                    reader.rollback()
 
         return PendingStream(columns, chunks())

@@ -40,16 +40,20 @@ def plan_mappings(
         )
         if samples > 0 and sum(plan.pending.values()):
             stream = warehouse.stream_pending(mapping, chunk_rows=max(samples, 100))
-            builder = compile_mapping(mapping, stream.columns)
-            for chunk in stream:
-                for row in chunk:
-                    message = builder.build(row, row[1], row[2], row[3])
-                    if isinstance(message, Rejection):
-                        plan.rejected_samples.append({"key": row[2], "reason": message.reason})
-                    else:
-                        plan.samples.append(orjson.loads(message))
-                    if len(plan.samples) >= samples:
-                        break
-                break
+            try:
+                builder = compile_mapping(mapping, stream.columns)
+                for chunk in stream:
+                    for row in chunk:
+                        message = builder.build(row, row[1], row[2], row[3])
+                        if isinstance(message, Rejection):
+                            reason = {"key": row[2], "reason": message.reason}
+                            plan.rejected_samples.append(reason)
+                        else:
+                            plan.samples.append(orjson.loads(message))
+                        if len(plan.samples) >= samples:
+                            break
+                    break
+            finally:
+                stream.close()
         plans.append(plan)
     return plans

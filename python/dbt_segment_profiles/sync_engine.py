@@ -46,6 +46,7 @@ class MappingResult:
     status: str = "success"
     error: str | None = None
     reasons: list[str] = field(default_factory=list)
+    region_note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -178,6 +179,15 @@ def _sync_one(
         _stream_and_send(warehouse, mapping, space_sender, options, result, issues, settle)
         if space_sender.auth_error is not None:
             result.error = _auth_message(space_sender)
+    space = space_sender.space
+    if result.acknowledged and space.endpoint is None:
+        # Segment's FAQ: data sent to the wrong region is accepted and then dropped
+        result.region_note = (
+            f"sent to the {space.region.upper()} region ({space.base_url}); if your Segment "
+            f"workspace is in {'the EU' if space.region == 'us' else 'the US'}, nothing will "
+            f"show up: set region: {'eu' if space.region == 'us' else 'us'} on profile space "
+            f"{space.name!r}"
+        )
     warehouse.record_issues(mapping, issues)
     warehouse.clear_resolved_issues(mapping)
     result.duration_seconds = time.monotonic() - started
@@ -272,6 +282,7 @@ def _stream_and_send(
     except _StopSending:
         pass
     finally:
+        stream.close()
         wait(list(in_flight))
         drain_done()
 
