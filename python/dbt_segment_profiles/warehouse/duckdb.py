@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .base import PendingStream, Warehouse
 
 
@@ -45,6 +47,8 @@ class DuckDBWarehouse(Warehouse):
         reader = self._conn.cursor()
         reader.execute(sql)
         columns = [d[0] for d in reader.description]
+        # DuckDB hands JSON columns over as text; Postgres' driver parses them, so do it here
+        json_columns = [i for i, d in enumerate(reader.description) if str(d[1]) == "JSON"]
 
         def chunks() -> Iterator[list[tuple]]:
             try:
@@ -52,8 +56,22 @@ class DuckDBWarehouse(Warehouse):
                     rows = reader.fetchmany(chunk_rows)
                     if not rows:
                         return
-                    yield rows
+                    yield _parse_json(rows, json_columns) if json_columns else rows
             finally:
                 reader.close()
 
         return PendingStream(columns, chunks())
+
+
+def _parse_json(rows: list[tuple], indexes: list[int]) -> list[tuple]:
+    parsed = []
+    for row in rows:
+        values = list(row)
+        for i in indexes:
+            if values[i] is not None:
+                try:
+                    values[i] = orjson.loads(values[i])
+                except orjson.JSONDecodeError:
+                    pass  # left as text: the message builder sends it as a string
+        parsed.append(tuple(values))
+    return parsed
