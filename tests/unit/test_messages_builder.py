@@ -397,3 +397,12 @@ def test_mixed_realistic_row_sample() -> None:
         "t": "2020-02-29T23:59:59.999Z",
         "n": 0.1,
     }
+
+
+def test_a_deleted_row_gets_the_derived_message_id_when_message_id_is_mapped() -> None:
+    fields = {"user_id": col("id"), "message_id": col("mid"), "traits": entries("email")}
+    builder = compile_mapping(mapping("identify", fields), ["id", "mid", "email"])
+    deleted = orjson.loads(builder.build(["7", None, None], "deleted", "7", "h1"))
+    assert deleted["messageId"] == message_id_for("m", "7", "h1", "deleted")
+    updated = builder.build(["7", None, "a@x.io"], "updated", "7", "h2")
+    assert isinstance(updated, Rejection) and "message_id" in updated.reason

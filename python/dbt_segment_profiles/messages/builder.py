@@ -231,19 +231,19 @@ class MessageBuilder:
             )
 
         spec = self._message_id
-        if spec is None:
+        message_id = None if spec is None else _read_id(spec, row, "message_id")
+        if message_id is None:
+            # a deleted row's mapped columns are NULL: it gets the derived id, as unmapped ones do
+            if spec is not None and operation != "deleted":
+                return _missing_required("message_id", spec, row)
             digest = self._id_seed.copy()
             digest.update(_id_text(key, row_hash, operation))
             message_id = "sp-" + digest.hexdigest()
-        else:
-            message_id = _read_id(spec, row, "message_id")
-            if message_id is None:
-                return _missing_required("message_id", spec, row)
-            if len(message_id) >= MAX_MESSAGE_ID:
-                return Rejection(
-                    f"column {spec.column} has a message_id of {len(message_id)} characters; "
-                    f"Segment accepts fewer than {MAX_MESSAGE_ID}"
-                )
+        elif len(message_id) >= MAX_MESSAGE_ID:
+            return Rejection(
+                f"column {spec.column if spec else ''} has a message_id of {len(message_id)} "
+                f"characters; Segment accepts fewer than {MAX_MESSAGE_ID}"
+            )
 
         if self._consent is not None:
             consent = _read_object(self._consent, row, "consent", keep_null=False)
