@@ -1,0 +1,86 @@
+"""`dbt-segment sandbox`: run the sandbox until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from .faults import Faults
+from .server import Sandbox
+
+
+def run_sandbox(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    output: str | Path | None = None,
+    write_key: str | None = None,
+    count_only: bool = False,
+    faults: Faults | None = None,
+    port_file: str | Path | None = None,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Serve until SIGINT/SIGTERM (or `stop` is set); returns the final stats snapshot."""
+    stop = stop or threading.Event()
+    # The handler only flips a flag: Event.set() takes a lock the interrupted thread may hold.
+    signalled: list[int] = []
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda num, _: signalled.append(num))
+    sandbox = Sandbox(host, port, output, write_key, count_only, faults).start()
+    try:
+        if port_file is not None:
+            # Write then rename, so a poller never reads a half-written port.
+            tmp = Path(f"{port_file}.tmp")
+            tmp.write_text(f"{sandbox.port}\n")
+            os.replace(tmp, port_file)
+        print(f"sandbox listening on {sandbox.url}", flush=True)
+        while not signalled and not stop.wait(0.2):
+            pass
+    finally:
+        sandbox.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    snap = sandbox.stats.snapshot()
+    print(
+        f"sandbox stopped: {snap['requests']} requests, {snap['accepted_messages']} messages "
+        f"accepted in {snap['accepted_batches']} batches, {snap['rejected_requests']} rejected "
+        f"({snap['dropped']} dropped), {snap['duplicate_messages']} duplicate messageIds",
+        flush=True,
+    )
+    return snap
+
+
+def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    add("--port", type=int, default=0, help="port (default 0: a free port)")
+    add("--output", type=Path, help="append each accepted message to this JSONL file")
+    add("--write-key", help="expected write key; others get 401 (default: any non-empty key)")
+    add("--count-only", action="store_true", help="only count messages (for benchmarks)")
+    add("--fail-429", type=float, default=0.0, help="share of requests answered 429")
+    add("--fail-500", type=float, default=0.0, help="share of requests answered 500")
+    add("--drop", type=float, default=0.0, help="share of requests dropped without an answer")
+    add("--latency-ms", type=float, default=0.0, help="delay before every answer")
+    add("--retry-after", type=float, default=1.0, help="Retry-After seconds on injected 429s")
+    add("--always-status", type=int, help="answer every request with this 4xx/5xx code")
+    add("--seed", type=int, default=0, help="seed for the fault draws")
+    add("--port-file", type=Path, help="write the port to this file once listening")
+
+
+def sandbox_command(args: argparse.Namespace) -> int:
+    try:
+        faults = Faults(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Faults)})
+    except ValueError as exc:
+        print(f"dbt-segment sandbox: {exc}", file=sys.stderr)
+        return 2
+    run_sandbox(
+        args.host, args.port, args.output, args.write_key, args.count_only, faults, args.port_file
+    )
+    return 0

@@ -1,0 +1,30 @@
+"""Faults the sandbox injects over real sockets: 429s, 500s, latency, dropped connections."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Faults:
+    """Injected failures; shares are probabilities per request, drawn from a seeded generator."""
+
+    fail_429: float = 0.0
+    fail_500: float = 0.0
+    drop: float = 0.0
+    latency_ms: float = 0.0
+    retry_after: float = 1.0
+    always_status: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("fail_429", "fail_500", "drop"):
+            share = getattr(self, name)
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {share}")
+        if self.fail_429 + self.fail_500 + self.drop > 1.0:
+            raise ValueError("fail_429 + fail_500 + drop must not exceed 1")
+        if self.latency_ms < 0 or self.retry_after < 0:
+            raise ValueError("latency_ms and retry_after must not be negative")
+        if self.always_status is not None and not 400 <= self.always_status <= 599:
+            raise ValueError(f"always_status must be a 4xx or 5xx code, got {self.always_status}")
