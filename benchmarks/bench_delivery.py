@@ -94,7 +94,6 @@ class Measurement:
     seconds: float  # the measured phase; median over repeats
     peak_rss_mb: float  # highest over repeats
     process_seconds: float | None = None
-    counted: int = 0  # what the receiver counted for this run
     ok: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -246,64 +245,107 @@ def sync_command(project: Path, size: Size) -> list[str]:
     return [*args, "--select", size.mapping, "--json"]
 
 
-def measure_ours(
+@dataclass
+class Run:
+    """One measured run of one tool."""
+
+    seconds: float
+    peak_rss_mb: float
+    process_seconds: float | None
+    ok: bool
+    notes: list[str]
+
+
+def run_ours(size: Size, project: Path, env: dict[str, str], stats_url: str, label: str) -> Run:
+    before = read_stats(stats_url)
+    run = run_measured(sync_command(project, size), env, project, project.parent, label)
+    after = read_stats(stats_url)
+    counted = after["accepted_messages"] - before["accepted_messages"]
+    rejected = after["rejected_requests"] - before["rejected_requests"]
+    try:
+        document = json.loads(run.stdout)
+        result = document["results"][0]
+    except (ValueError, KeyError, IndexError):
+        sys.exit(f"dbt-segment sync exited {run.returncode}:\n{run.stdout}\n{run.stderr}")
+    acknowledged, notes = result["acknowledged"], []
+    ok = run.returncode == 0 and acknowledged == size.rows and counted == size.rows
+    if not ok:
+        notes.append(
+            f"exit {run.returncode}: acknowledged {acknowledged}, receiver counted {counted}, "
+            f"expected {size.rows} (rejected {result['rejected']}, failed {result['failed']}, "
+            f"{result['reasons'][:2]})"
+        )
+    if rejected:
+        notes.append(f"the receiver refused {rejected} requests (resent or split)")
+    print(
+        f"  {OURS}: sync phase {document['elapsed_seconds']:.2f}s, process "
+        f"{run.wall_seconds:.2f}s, {result['requests']} requests, receiver counted {counted:,}, "
+        f"peak RSS {run.peak_rss_mb:.0f} MB",
+        flush=True,
+    )
+    return Run(document["elapsed_seconds"], run.peak_rss_mb, run.wall_seconds, ok, notes)
+
+
+def official_command(
+    size: Size, rows: int, database: Path, url: str, stats_url: str, result_file: Path
+) -> list[str]:
+    return [
+        sys.executable,
+        str(HERE / "_official_client.py"),
+        *("--db", str(database), "--table", size.pending_table, "--mapping", size.mapping),
+        *("--rows", str(rows), "--host", url, "--stats-url", stats_url),
+        *("--result", str(result_file)),
+    ]
+
+
+def run_official(
     size: Size,
-    project: Path,
-    env: dict[str, str],
+    rows: int,
+    database: Path,
+    url: str,
     stats_url: str,
-    repeat: int,
-) -> Measurement:
-    seconds, walls, peaks, notes = [], [], [], []
-    ok, counted = True, 0
-    for attempt in range(repeat):
-        if attempt:
-            reset_mapping(project, size, env)
-        before = read_stats(stats_url)
-        run = run_measured(
-            sync_command(project, size), env, project, project.parent, f"sync_{size.label}"
+    env: dict[str, str],
+    workdir: Path,
+    label: str,
+) -> Run:
+    result_file = workdir / f"{label}.json"
+    args = official_command(size, rows, database, url, stats_url, result_file)
+    run = run_measured(args, env, HERE, workdir, label)
+    if run.returncode != 0 or not result_file.exists():
+        sys.exit(f"the official client failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
+    result = json.loads(result_file.read_text())
+    ok, notes = result["counted"] == rows and result["rows"] == rows, []
+    if not ok:
+        notes.append(
+            f"receiver counted {result['counted']} of {rows}; not queued "
+            f"{result['not_queued']}, errors {result['error_count']} {result['errors']}"
         )
-        after = read_stats(stats_url)
-        counted = after["accepted_messages"] - before["accepted_messages"]
-        rejected = after["rejected_requests"] - before["rejected_requests"]
-        try:
-            document = json.loads(run.stdout)
-            result = document["results"][0]
-        except (ValueError, KeyError, IndexError):
-            sys.exit(f"dbt-segment sync exited {run.returncode}:\n{run.stdout}\n{run.stderr}")
-        acknowledged = result["acknowledged"]
-        if run.returncode != 0 or acknowledged != size.rows or counted != size.rows:
-            ok = False
-            notes.append(
-                f"exit {run.returncode}: acknowledged {acknowledged}, receiver counted {counted}"
-                f", expected {size.rows} (rejected {result['rejected']}, failed "
-                f"{result['failed']}, {result['reasons'][:2]})"
-            )
-        if rejected:
-            notes.append(f"{rejected} requests rejected by the receiver")
-        seconds.append(document["elapsed_seconds"])
-        walls.append(run.wall_seconds)
-        peaks.append(run.peak_rss_mb)
-        print(
-            f"  {OURS} {size.rows:,} rows, run {attempt + 1}/{repeat}: sync phase "
-            f"{document['elapsed_seconds']:.2f}s, process {run.wall_seconds:.2f}s, "
-            f"{result['requests']} requests, peak RSS {run.peak_rss_mb:.0f} MB",
-            flush=True,
-        )
+    print(
+        f"  {OFFICIAL}: {result['seconds']:.2f}s (enqueueing {result['enqueue_seconds']:.2f}s), "
+        f"receiver counted {result['counted']:,}, peak RSS {run.peak_rss_mb:.0f} MB "
+        f"({result['rss_before_send_mb']:.0f} MB before sending, rows preloaded)",
+        flush=True,
+    )
+    return Run(result["seconds"], run.peak_rss_mb, None, ok, notes)
+
+
+def summarise(size: Size, tool: str, messages: int, runs: list[Run]) -> Measurement:
+    """Median time, highest peak RSS, every note."""
+    walls = [r.process_seconds for r in runs if r.process_seconds is not None]
     return Measurement(
-        size,
-        OURS,
-        size.rows,
-        statistics.median(seconds),
-        max(peaks),
-        statistics.median(walls),
-        counted,
-        ok,
-        notes,
+        size=size,
+        tool=tool,
+        messages=messages,
+        seconds=statistics.median(r.seconds for r in runs),
+        peak_rss_mb=max(r.peak_rss_mb for r in runs),
+        process_seconds=statistics.median(walls) if walls else None,
+        ok=all(r.ok for r in runs),
+        notes=[note for r in runs for note in r.notes],
     )
 
 
 def measure_baseline_rss(size: Size, project: Path, env: dict[str, str]) -> float:
-    """Peak RSS of a sync with nothing pending: the runner's fixed cost (imports, manifest)."""
+    """Peak RSS of a sync with nothing pending: the runner's fixed cost plus its queries."""
     run = run_measured(
         sync_command(project, size), env, project, project.parent, f"noop_{size.label}"
     )
@@ -312,65 +354,39 @@ def measure_baseline_rss(size: Size, project: Path, env: dict[str, str]) -> floa
     return run.peak_rss_mb
 
 
-def measure_official(
+def measure_size(
     size: Size,
-    rows: int,
+    args: argparse.Namespace,
+    project: Path,
     database: Path,
     url: str,
     stats_url: str,
     env: dict[str, str],
-    workdir: Path,
-    repeat: int,
-) -> Measurement:
-    seconds, peaks, walls, notes = [], [], [], []
-    ok, counted = True, 0
-    result_file = workdir / f"official_{size.label}.json"
-    args = [
-        sys.executable,
-        str(HERE / "_official_client.py"),
-        "--db",
-        str(database),
-        "--table",
-        size.pending_table,
-        "--mapping",
-        size.mapping,
-        "--rows",
-        str(rows),
-        "--host",
-        url,
-        "--stats-url",
-        stats_url,
-        "--result",
-        str(result_file),
-    ]
-    for attempt in range(repeat):
-        run = run_measured(args, env, HERE, workdir, f"official_{size.label}")
-        if run.returncode != 0 or not result_file.exists():
-            sys.exit(f"the official client failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
-        result = json.loads(result_file.read_text())
-        result_file.unlink()
-        counted = result["counted"]
-        if counted != rows or result["rows"] != rows:
-            ok = False
-            notes.append(
-                f"receiver counted {counted} of {rows}; not queued {result['not_queued']}, "
-                f"errors {result['error_count']} {result['errors']}"
+) -> tuple[list[Measurement], float]:
+    """Both tools on one model, runs interleaved so load changes hit both alike."""
+    official_rows = min(size.rows, args.official_rows or size.rows)
+    ours: list[Run] = []
+    official: list[Run] = []
+    for attempt in range(args.repeat):
+        print(f"{size.rows:,} rows, run {attempt + 1}/{args.repeat}", flush=True)
+        if attempt:
+            reset_mapping(project, size, env)
+        ours.append(run_ours(size, project, env, stats_url, f"sync_{size.label}_{attempt}"))
+        if not args.skip_official:
+            label = f"official_{size.label}_{attempt}"
+            workdir = project.parent
+            official.append(
+                run_official(size, official_rows, database, url, stats_url, env, workdir, label)
             )
-        seconds.append(result["seconds"])
-        peaks.append(run.peak_rss_mb)
-        walls.append(run.wall_seconds)
-        print(
-            f"  {OFFICIAL} {rows:,} rows, run {attempt + 1}/{repeat}: {result['seconds']:.2f}s "
-            f"(enqueueing {result['enqueue_seconds']:.2f}s), peak RSS {run.peak_rss_mb:.0f} MB "
-            f"({result['rss_before_send_mb']:.0f} MB before sending: rows preloaded)",
-            flush=True,
-        )
-    if rows < size.rows:
-        notes.append(f"measured on {rows:,} rows; events/s extrapolated to {size.rows:,}")
-    notes.append("peak RSS includes the rows it preloads")
-    return Measurement(
-        size, OFFICIAL, rows, statistics.median(seconds), max(peaks), None, counted, ok, notes
-    )
+    results = [summarise(size, OURS, size.rows, ours)]
+    if official:
+        measurement = summarise(size, OFFICIAL, official_rows, official)
+        if official_rows < size.rows:
+            measurement.notes.append(
+                f"measured on {official_rows:,} rows; events/s extrapolated to {size.rows:,}"
+            )
+        results.append(measurement)
+    return results, measure_baseline_rss(size, project, env)
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -396,8 +412,9 @@ def print_report(
     print(
         f"seconds: {OURS} = the sync phase the runner reports (elapsed_seconds); {OFFICIAL} = "
         "first identify() until the receiver counted every message. 'process s' adds "
-        "interpreter startup and project loading."
-        + (f" Median of {repeat} runs, peak RSS the highest." if repeat > 1 else "")
+        "interpreter startup and project loading. The official client's peak RSS includes the "
+        "rows it preloads."
+        + (f" Median of {repeat} interleaved runs, peak RSS the highest." if repeat > 1 else "")
     )
     by_key = {(m.size.label, m.tool): m for m in results}
     for label in dict.fromkeys(m.size.label for m in results):
@@ -420,7 +437,9 @@ def print_report(
     for m in results:
         for note in m.notes:
             print(f"note: {m.tool} at {m.size.rows:,} rows: {note}")
-    print(f"\ncommand: {command}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nload average at the end: {load} on {os.cpu_count()} CPUs (noisy timings if high)")
+    print(f"command: {command}")
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -478,15 +497,11 @@ def main(argv: list[str] | None = None) -> int:
         results: list[Measurement] = []
         baselines: dict[str, float] = {}
         for size in sizes:
-            print(f"\n{size.rows:,} rows", flush=True)
-            results.append(measure_ours(size, project, env, stats_url, args.repeat))
-            baselines[size.label] = measure_baseline_rss(size, project, env)
-            if args.skip_official:
-                continue
-            rows = min(size.rows, args.official_rows or size.rows)
-            results.append(
-                measure_official(size, rows, database, url, stats_url, env, workdir, args.repeat)
+            print()
+            measured, baselines[size.label] = measure_size(
+                size, args, project, database, url, stats_url, env
             )
+            results.extend(measured)
     finally:
         receiver.send_signal(signal.SIGTERM)
         try:

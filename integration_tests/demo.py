@@ -53,14 +53,14 @@ def start_sandbox(workdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen,
     return process, f"http://127.0.0.1:{port_file.read_text().strip()}", received
 
 
-def sync(env: dict[str, str], received: Path, seen: int, day: int) -> int:
+def sync(env: dict[str, str], received: Path, seen: int, title: str) -> int:
     done = run(str(BIN / "dbt-segment"), "sync", "--json", env=env, check=False)
     if done.returncode not in (0, 1):
         sys.exit(f"sync failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     document = json.loads(done.stdout)
     lines = received.read_text().splitlines() if received.exists() else []
     new = lines[seen:]
-    print(f"\nday {day}: what was sent")
+    print(f"\n{title}: what was sent")
     for m in document["results"]:
         by_op = ", ".join(f"{op} {n}" for op, n in m["acknowledged_by_operation"].items())
         print(
@@ -97,14 +97,13 @@ def main() -> int:
         run(dbt, "deps", env=env)
         run(dbt, "seed", env=env)
         run(dbt, "run", env=env)
-        seen = sync(env, received, 0, day=1)
+        seen = sync(env, received, 0, "day 1")
 
         print("\nday 2: three customers renamed, three new, two removed")
         run(dbt, "run", "--vars", "{demo_day: 2}", env=env)
-        seen = sync(env, received, seen, day=2)
+        seen = sync(env, received, seen, "day 2")
 
-        print("\nsync again without a new dbt run:")
-        sync(env, received, seen, day=2)
+        sync(env, received, seen, "day 2, sync again without a new dbt run")
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)

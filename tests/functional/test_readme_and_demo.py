@@ -1,0 +1,129 @@
+"""The README's examples and `make demo` run, and say what the data says."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dbt_segment_profiles.sandbox import Sandbox
+from segment_testing import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text()
+BIN = Path(sys.executable).parent
+
+
+def readme_commands() -> list[str]:
+    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    commands = [
+        line.split("#")[0].strip()
+        for block in blocks
+        for line in block.splitlines()
+        if line.strip().startswith("dbt-segment ")
+    ]
+    commands += re.findall(r"`(dbt-segment run [^`]+)`", README)
+    return commands
+
+
+def readme_python() -> str:
+    (snippet,) = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    return snippet
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path) -> Path:
+    project = tmp_path / "integration_tests"
+    shutil.copytree(
+        REPO_ROOT / "integration_tests",
+        project,
+        ignore=shutil.ignore_patterns("target", "dbt_packages", "logs", "package-lock.yml"),
+    )
+    (project / "packages.yml").write_text(f"packages:\n  - local: {REPO_ROOT}\n")
+    return project
+
+
+@pytest.mark.duckdb_only
+def test_readme_commands_and_python_api_run_on_the_demo_project(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    with Sandbox(output=tmp_path / "received.jsonl") as box:
+        env = dict(os.environ)
+        env.update(
+            SEGMENT_DEMO_DB=str(tmp_path / "demo.duckdb"),
+            SEGMENT_DEMO_WRITE_KEY="readme-key",
+            SEGMENT_DEMO_ENDPOINT=box.url,
+            DBT_PROFILES_DIR=str(demo_project),
+        )
+
+        def run(*args: str, cwd: Path = demo_project) -> subprocess.CompletedProcess[str]:
+            done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+            assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
+            return done
+
+        for step in ("deps", "seed", "run"):
+            run(str(BIN / "dbt"), step)
+        commands = readme_commands()
+        assert [c.split()[1] for c in commands] == ["validate", "plan", "sync", "status", "run"]
+        outputs = {
+            c.split()[1]: run(str(BIN / c.split()[0]), *c.split()[1:]).stdout for c in commands
+        }
+        assert "customers_to_profiles (dim_customers, identify -> default)" in outputs["sync"]
+        assert "2 mapping(s) valid" in outputs["validate"]
+        assert box.stats.snapshot()["accepted_messages"] == 200
+
+        script = tmp_path / "api_example.py"
+        script.write_text(readme_python())
+        done = run(sys.executable, str(script), cwd=tmp_path)
+        assert done.stdout.splitlines() == [
+            "customers_to_profiles 0 0 0",
+            done.stdout.splitlines()[1],
+        ]
+        assert done.stdout.splitlines()[1].startswith("0 ")
+
+
+def parse_demo_output(text: str) -> dict[str, dict[str, str]]:
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.endswith(": what was sent"):
+            current = sections.setdefault(line.removesuffix(": what was sent"), {})
+        match = re.match(r"  (\w+) \((\w+)\): (.*?) \|", line)
+        if match:
+            current[match.group(1)] = match.group(3)
+    return sections
+
+
+@pytest.mark.duckdb_only
+def test_make_demo_runs_and_its_counts_match_its_data() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "integration_tests" / "demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    sections = parse_demo_output(done.stdout)
+    customers = (
+        len((REPO_ROOT / "integration_tests/seeds/raw_customers.csv").read_text().split()) - 1
+    )
+    assert sections["day 1"] == {
+        "customers_to_profiles": f"added {customers}, updated 0, deleted 0",
+        "customer_signed_up": f"added {customers}, updated 0, deleted 0",
+    }
+    changes = (REPO_ROOT / "integration_tests/seeds/customer_changes.csv").read_text()
+    counts = {kind: changes.count(f",{kind},") for kind in ("insert", "update", "delete")}
+    assert sections["day 2"] == {
+        "customers_to_profiles": (
+            f"added {counts['insert']}, updated {counts['update']}, deleted {counts['delete']}"
+        ),
+        "customer_signed_up": f"added {counts['insert']}, updated 0, deleted 0",
+    }
+    assert set(sections["day 2, sync again without a new dbt run"].values()) == {
+        "added 0, updated 0, deleted 0"
+    }
+    assert '"type": "identify"' in done.stdout and "the sandbox is stopped" in done.stdout

@@ -1,0 +1,55 @@
+"""The README's reference matches the code, and its YAML examples are the demo's."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import yaml
+
+from dbt_segment_profiles.mappings import ACTION_FIELDS, REQUIRED_FIELDS, load_mappings
+from dbt_segment_profiles.settings import _SPACE_KEYS, parse_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def yaml_blocks() -> list[dict]:
+    blocks = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    return [yaml.safe_load(textwrap.dedent(b)) for b in blocks]
+
+
+def test_every_field_of_every_action_is_documented_with_its_required_ones() -> None:
+    for action, fields in ACTION_FIELDS.items():
+        (row,) = [line for line in README.splitlines() if line.startswith(f"| `{action}` |")]
+        documented = set(re.findall(r"`(\w+)`", row.split("|")[2]))
+        assert documented == set(fields), action
+        assert set(re.findall(r"\*\*`(\w+)`\*\*", row)) == set(REQUIRED_FIELDS[action])
+
+
+def test_every_profile_space_key_is_documented() -> None:
+    section = README.split("### Profile spaces")[1].split("\n## ")[0]
+    documented = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.M))
+    documented |= set(re.findall(r"`(max_backoff_seconds)`", section))
+    assert documented == _SPACE_KEYS
+
+
+def test_the_readme_schema_example_is_the_demos_and_validates() -> None:
+    schema_example = next(b for b in yaml_blocks() if b and isinstance(b.get("models"), list))
+    demo = yaml.safe_load((ROOT / "integration_tests/models/schema.yml").read_text())
+    assert schema_example["models"][0]["config"] == demo["models"][0]["config"]
+    project_example = next(b for b in yaml_blocks() if b and "vars" in b)
+    settings, problems = parse_settings(project_example["vars"]["segment_profiles"], "analytics")
+    assert problems == [] and settings.schema == "segment_sync"
+    demo_project = yaml.safe_load((ROOT / "integration_tests/dbt_project.yml").read_text())
+    assert project_example["models"]["+post-hook"] == demo_project["models"]["+post-hook"]
+    node = {
+        "resource_type": "model",
+        "name": "dim_customers",
+        "unique_id": "model.p.dim_customers",
+        "config": schema_example["models"][0]["config"],
+    }
+    result = load_mappings({"nodes": {"m": node}}, settings)
+    assert result.problems == []
+    assert [m.name for m in result.mappings] == ["customers_to_profiles", "customer_signed_up"]
