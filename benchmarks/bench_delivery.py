@@ -81,10 +81,6 @@ class Size:
     def pending_table(self) -> str:
         return f'"{BOOKKEEPING_SCHEMA}"."{self.mapping}__pending"'
 
-    @property
-    def state_table(self) -> str:
-        return f'"{BOOKKEEPING_SCHEMA}"."{self.mapping}__state"'
-
 
 @dataclass
 class Measurement:

@@ -6,13 +6,14 @@ import os
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .acknowledger import Acknowledger
 from .delivery.batching import Batch, Batcher
 from .delivery.ratelimit import RateLimiter
 from .delivery.retry import RetryPolicy
@@ -21,7 +22,7 @@ from .fingerprint import definition, fingerprint
 from .mappings import Mapping
 from .messages import Rejection, compile_mapping
 from .settings import ProfileSpace
-from .warehouse import RecordIssue, RunRecord, Warehouse
+from .warehouse import PendingStream, RecordIssue, RunRecord, Warehouse
 
 CHUNK_ROWS = 10_000
 
@@ -159,24 +160,10 @@ def _sync_one(
     if warehouse.stored_fingerprint(mapping) is None:
         warehouse.store_fingerprint(mapping, fingerprint(mapping), definition(mapping))
     issues: list[RecordIssue] = []
-
-    def settle(outcome: BatchOutcome) -> None:
-        warehouse.acknowledge(mapping, outcome.acknowledged)
-        result.acknowledged += len(outcome.acknowledged)
-        result.requests += outcome.requests
-        for entries, kind in ((outcome.rejected, "rejected"), (outcome.failed, "failed")):
-            for _, key, op, reason in entries:
-                issues.append(RecordIssue(key, op, reason, kind))
-                _note_reason(result, reason, options.max_reasons)
-        result.rejected += len(outcome.rejected)
-        result.failed += len(outcome.failed)
-        if outcome.auth_error is not None and space_sender.auth_error is None:
-            space_sender.auth_error = outcome.auth_error
-
     if space_sender.auth_error is not None:
         result.error = _auth_message(space_sender)
     elif sum(result.pending.values()):
-        _stream_and_send(warehouse, mapping, space_sender, options, result, issues, settle)
+        _MappingSender(warehouse, mapping, space_sender, options, result, issues).run()
         if space_sender.auth_error is not None:
             result.error = _auth_message(space_sender)
     space = space_sender.space
@@ -218,77 +205,115 @@ def _sync_one(
     return result
 
 
-def _stream_and_send(
-    warehouse: Warehouse,
-    mapping: Mapping,
-    space_sender: _SpaceSender,
-    options: SyncOptions,
-    result: MappingResult,
-    issues: list[RecordIssue],
-    settle: Callable[[BatchOutcome], None],
-) -> None:
-    stream = warehouse.stream_pending(mapping, options.chunk_rows)
-    builder = compile_mapping(mapping, stream.columns)
-    build = builder.build
-    batcher = Batcher(max_messages=space_sender.space.batch_size)
-    in_flight: deque[Future[BatchOutcome]] = deque()
-    # bounded so memory does not grow with the number of rows when Segment is slower than us
-    max_in_flight = space_sender.space.connections * 2
-    ops_sent: dict[int, str] = {}
+class _StopSending(Exception):
+    """Sending stops: interrupted, or the profile space refused the write key."""
 
-    def submit(batch: Batch) -> None:
-        if options.stop.is_set() or space_sender.auth_error is not None:
-            # the batch's rows stay pending: the next sync sends them
-            raise _StopSending
-        result.sent += len(batch)
-        for seq, op in zip(batch.seqs, batch.ops):
-            ops_sent[seq] = op
-        in_flight.append(space_sender.pool.submit(space_sender.sender.deliver, batch))
-        while len(in_flight) >= max_in_flight:
-            wait([in_flight[0]])
-            drain_done()
 
-    def drain_done() -> None:
-        settled = False
-        while in_flight and in_flight[0].done():
-            outcome = in_flight.popleft().result()
-            for seq in outcome.acknowledged:
-                result.acknowledged_by_operation[ops_sent.pop(seq)] += 1
-            for seq, *_ in outcome.rejected + outcome.failed:
-                ops_sent.pop(seq, None)
-            settle(outcome)
-            settled = True
-        if settled and options.progress is not None:
-            options.progress(result, total)
+class _MappingSender:
+    """Streams one mapping's pending rows into batches, and settles each batch's outcome."""
 
-    total = sum(result.pending.values())
-    try:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        mapping: Mapping,
+        space_sender: _SpaceSender,
+        options: SyncOptions,
+        result: MappingResult,
+        issues: list[RecordIssue],
+    ) -> None:
+        self.warehouse = warehouse
+        self.mapping = mapping
+        self.space_sender = space_sender
+        self.options = options
+        self.result = result
+        self.issues = issues
+        self.total = sum(result.pending.values())
+        self.in_flight: deque[tuple[Batch, Future[BatchOutcome]]] = deque()
+        # bounded so memory does not grow with the number of rows when Segment is slower
+        self.max_in_flight = space_sender.space.connections * 2
+
+    def run(self) -> None:
+        acknowledger = Acknowledger(self.warehouse, self.mapping)
+        self.acknowledger = acknowledger
+        stream = self.warehouse.stream_pending(self.mapping, self.options.chunk_rows)
+        try:
+            self._build_and_send(stream)
+        except _StopSending:
+            pass
+        finally:
+            stream.close()
+            wait([future for _, future in self.in_flight])
+            self._drain()
+            acknowledger.close()
+
+    def _build_and_send(self, stream: PendingStream) -> None:
+        build = compile_mapping(self.mapping, stream.columns).build
+        batcher = Batcher(max_messages=self.space_sender.space.batch_size)
+        add = batcher.add
         for chunk in stream:
             for row in chunk:
                 message = build(row, row[1], row[2], row[3])
                 if type(message) is bytes:
-                    full = batcher.add(row[0], row[2], row[1], message)
+                    full = add(row[0], row[2], row[1], message)
                     if full is not None:
-                        submit(full)
+                        self._submit(full)
                 else:
-                    assert isinstance(message, Rejection)
-                    issues.append(RecordIssue(row[2], row[1], message.reason, "rejected"))
-                    result.rejected += 1
-                    _note_reason(result, message.reason, options.max_reasons)
-            drain_done()
+                    self._reject(row, message)
+            self._drain()
         last = batcher.flush()
         if last is not None:
-            submit(last)
-    except _StopSending:
-        pass
-    finally:
-        stream.close()
-        wait(list(in_flight))
-        drain_done()
+            self._submit(last)
 
+    def _reject(self, row: tuple, rejection: Rejection) -> None:
+        self.issues.append(RecordIssue(row[2], row[1], rejection.reason, "rejected"))
+        self.result.rejected += 1
+        _note_reason(self.result, rejection.reason, self.options.max_reasons)
 
-class _StopSending(Exception):
-    """Sending stops: interrupted, or the profile space refused the write key."""
+    def _submit(self, batch: Batch) -> None:
+        space_sender = self.space_sender
+        if (
+            self.options.stop.is_set()
+            or space_sender.auth_error is not None
+            or self.acknowledger.error is not None
+        ):
+            # the batch's rows stay pending: the next sync sends them
+            raise _StopSending
+        self.result.sent += len(batch)
+        future = space_sender.pool.submit(space_sender.sender.deliver, batch)
+        self.in_flight.append((batch, future))
+        while len(self.in_flight) >= self.max_in_flight:
+            wait([self.in_flight[0][1]])
+            self._drain()
+
+    def _drain(self) -> None:
+        settled = False
+        while self.in_flight and self.in_flight[0][1].done():
+            batch, future = self.in_flight.popleft()
+            self._settle(batch, future.result())
+            settled = True
+        if settled and self.options.progress is not None:
+            self.options.progress(self.result, self.total)
+
+    def _settle(self, batch: Batch, outcome: BatchOutcome) -> None:
+        result = self.result
+        self.acknowledger.put(outcome.acknowledged)
+        result.acknowledged += len(outcome.acknowledged)
+        if len(outcome.acknowledged) == len(batch):
+            acknowledged_ops = Counter(batch.ops)
+        else:
+            acked = set(outcome.acknowledged)
+            acknowledged_ops = Counter(o for s, o in zip(batch.seqs, batch.ops) if s in acked)
+        for op, n in acknowledged_ops.items():
+            result.acknowledged_by_operation[op] += n
+        result.requests += outcome.requests
+        for entries, kind in ((outcome.rejected, "rejected"), (outcome.failed, "failed")):
+            for _, key, op, reason in entries:
+                self.issues.append(RecordIssue(key, op, reason, kind))
+                _note_reason(result, reason, self.options.max_reasons)
+        result.rejected += len(outcome.rejected)
+        result.failed += len(outcome.failed)
+        if outcome.auth_error is not None and self.space_sender.auth_error is None:
+            self.space_sender.auth_error = outcome.auth_error
 
 
 def _note_reason(result: MappingResult, reason: str, limit: int) -> None:

@@ -94,11 +94,15 @@ def _read_object(
     getter = spec.getter
     if getter is not None and keep_null:
         values = getter(row)
-        if not careful and _PLAIN.issuperset(map(type, values)):
-            return dict(zip(spec.names, values))  # noqa: B905 -- equal lengths by construction
+        if careful:
+            return {
+                name: to_json(value, column)
+                for name, value, column in zip(spec.names, values, spec.columns, strict=True)
+            }
+        # plain values go as they are; orjson refusing one sends the row down the careful path
         return {
-            name: to_json(value, column)
-            for name, value, column in zip(spec.names, values, spec.columns, strict=True)
+            name: value if type(value) in _PLAIN else to_json(value, column)
+            for name, value, column in zip(spec.names, values, spec.columns)
         }
     result: dict[str, Any] = {}
     for name, index, column, constant in spec.entries:

@@ -30,11 +30,13 @@ def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
     return ranges
 
 
-def _seq_condition(seqs: Iterable[int]) -> str:
+_RANGES_PER_STATEMENT = 200
+
+
+def _range_condition(ranges: Sequence[tuple[int, int]]) -> str:
     # integers only, so inlining is safe; ranges keep the statement short for big batches
     parts = [
-        f"__sp_seq = {lo}" if lo == hi else f"__sp_seq between {lo} and {hi}"
-        for lo, hi in seq_ranges(seqs)
+        f"__sp_seq = {lo}" if lo == hi else f"__sp_seq between {lo} and {hi}" for lo, hi in ranges
     ]
     return "(" + " or ".join(parts) + ")" if parts else "(1 = 0)"
 
@@ -92,6 +94,8 @@ class Warehouse:
 
     param = "?"
     timestamp_type = "timestamp"
+    # how pending rows are read; a warehouse that keeps insertion order may skip the sort
+    stream_order = "order by p.__sp_seq"
 
     def __init__(self, schema: str):
         self.schema = schema
@@ -174,28 +178,32 @@ class Warehouse:
             ["p.__sp_seq", "p.__sp_op", "p.__sp_key", "p.__sp_hash"]
             + [f"p.{quote(c)}" for c in mapping.columns]
         )
-        sql = f"select {columns} {self._unacknowledged(mapping)} order by p.__sp_seq"
+        sql = f"select {columns} {self._unacknowledged(mapping)} {self.stream_order}"
         return self.stream(sql, chunk_rows)
 
     # writing ---------------------------------------------------------------------------
     def acknowledge(self, mapping: Mapping, seqs: Sequence[int]) -> None:
         """Move acknowledged rows into the state, in one transaction."""
-        if not seqs:
+        ranges = seq_ranges(seqs)
+        if not ranges:
             return
         pending = self.mapping_table(mapping, "pending")
         state = self.mapping_table(mapping, "state")
         pk = quote(mapping.primary_key)
-        condition = _seq_condition(seqs)
         with self.transaction() as cur:
-            cur.execute(
-                f"delete from {state} where record_key in "
-                f"(select {pk} from {pending} where {condition})"
-            )
-            cur.execute(
-                f"insert into {state} (record_key, row_hash, synced_at) "
-                f"select {pk}, __sp_hash, current_timestamp from {pending} "
-                f"where {condition} and __sp_op <> 'deleted'"
-            )
+            # out-of-order rows make many ranges: keep each statement a reasonable size
+            for start in range(0, len(ranges), _RANGES_PER_STATEMENT):
+                condition = _range_condition(ranges[start : start + _RANGES_PER_STATEMENT])
+                # an added row has no state row to replace: only updates and deletes do
+                cur.execute(
+                    f"delete from {state} where record_key in (select {pk} from {pending} "
+                    f"where {condition} and __sp_op <> 'added')"
+                )
+                cur.execute(
+                    f"insert into {state} (record_key, row_hash, synced_at) "
+                    f"select {pk}, __sp_hash, current_timestamp from {pending} "
+                    f"where {condition} and __sp_op <> 'deleted'"
+                )
 
     def has_history(self) -> bool:
         return self.table_exists("segment_runs") and self.table_exists("segment_mappings")

@@ -14,6 +14,9 @@ from .base import PendingStream, Warehouse
 
 class DuckDBWarehouse(Warehouse):
     param = "?"
+    # pending tables keep insertion (= sequence) order, and a sort would hold every pending row
+    # in memory; acknowledgements sort each batch's sequence numbers themselves
+    stream_order = ""
 
     def __init__(self, schema: str, path: str, project_dir: Path):
         super().__init__(schema)

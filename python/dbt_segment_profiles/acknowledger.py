@@ -1,0 +1,63 @@
+"""Committing acknowledgements on a thread of their own, as Segment gives them."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+
+from .mappings import Mapping
+from .warehouse import Warehouse
+
+_DONE: list[int] = []
+
+
+class Acknowledger:
+    """Moves acknowledged rows into the state as soon as their batch is answered 2xx.
+
+    Building messages never waits for the warehouse: acknowledgements queue up here, and
+    whatever has queued while the last transaction ran is committed together in the next one.
+    """
+
+    def __init__(self, warehouse: Warehouse, mapping: Mapping) -> None:
+        self.warehouse = warehouse
+        self.mapping = mapping
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[Sequence[int]] = queue.Queue()
+        self._thread = threading.Thread(
+            target=self._run, name=f"acknowledge-{mapping.name}", daemon=True
+        )
+        self._thread.start()
+
+    def put(self, seqs: Sequence[int]) -> None:
+        if seqs:
+            self._queue.put(seqs)
+
+    def close(self) -> None:
+        """Wait until every acknowledgement is committed; raise if one could not be."""
+        self._queue.put(_DONE)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            done = item is _DONE
+            seqs = [] if done else list(item)
+            while not done:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _DONE:
+                    done = True
+                else:
+                    seqs.extend(more)
+            if seqs and self.error is None:
+                try:
+                    self.warehouse.acknowledge(self.mapping, seqs)
+                except BaseException as error:  # reported by close(); rows stay pending
+                    self.error = error
+            if done:
+                return
