@@ -21,6 +21,7 @@ from .delivery.sender import AuthFailed, BatchOutcome, Sender
 from .fingerprint import definition, fingerprint
 from .mappings import Mapping
 from .messages import Rejection, compile_mapping
+from .messages.builder import MAX_MESSAGE_BYTES
 from .settings import ProfileSpace
 from .warehouse import PendingStream, RecordIssue, RunRecord, Warehouse
 
@@ -235,9 +236,11 @@ class _MappingSender:
     def run(self) -> None:
         acknowledger = Acknowledger(self.warehouse, self.mapping)
         self.acknowledger = acknowledger
-        stream = self.warehouse.stream_pending(self.mapping, self.options.chunk_rows)
+        lane = self.warehouse.sql_messages(self.mapping)
+        extra = () if lane is None else (lane.json, lane.needs_python)
+        stream = self.warehouse.stream_pending(self.mapping, self.options.chunk_rows, extra)
         try:
-            self._build_and_send(stream)
+            self._build_and_send(stream, lane is not None)
         except _StopSending:
             pass
         finally:
@@ -246,20 +249,42 @@ class _MappingSender:
             self._drain()
             acknowledger.close()
 
-    def _build_and_send(self, stream: PendingStream) -> None:
-        build = compile_mapping(self.mapping, stream.columns).build
+    def _build_and_send(self, stream: PendingStream, sql_built: bool) -> None:
+        builder = compile_mapping(self.mapping, stream.columns)
+        build = builder.build
         batcher = Batcher(max_messages=self.space_sender.space.batch_size)
         add = batcher.add
-        for chunk in stream:
-            for row in chunk:
-                message = build(row, row[1], row[2], row[3])
-                if type(message) is bytes:
-                    full = add(row[0], row[2], row[1], message)
-                    if full is not None:
-                        self._submit(full)
-                else:
-                    self._reject(row, message)
-            self._drain()
+        if sql_built:
+            # the warehouse wrote each message up to its messageId (the last two columns);
+            # flagged rows and oversize ones go through the builder, which explains them
+            finish = builder.finish
+            json_at, flag_at = len(stream.columns) - 2, len(stream.columns) - 1
+            for chunk in stream:
+                for row in chunk:
+                    if row[flag_at]:
+                        message = build(row, row[1], row[2], row[3])
+                    else:
+                        message = finish(row[json_at], row[2], row[3], row[1])
+                        if len(message) > MAX_MESSAGE_BYTES:
+                            message = build(row, row[1], row[2], row[3])
+                    if type(message) is bytes:
+                        full = add(row[0], row[2], row[1], message)
+                        if full is not None:
+                            self._submit(full)
+                    else:
+                        self._reject(row, message)
+                self._drain()
+        else:
+            for chunk in stream:
+                for row in chunk:
+                    message = build(row, row[1], row[2], row[3])
+                    if type(message) is bytes:
+                        full = add(row[0], row[2], row[1], message)
+                        if full is not None:
+                            self._submit(full)
+                    else:
+                        self._reject(row, message)
+                self._drain()
         last = batcher.flush()
         if last is not None:
             self._submit(last)

@@ -33,6 +33,11 @@ MAX_MESSAGE_ID = 100  # messageId must be shorter than this
 LIBRARY = {"name": "dbt-segment-profiles", "version": __version__}
 # Shared by every message: they are serialised right away and never mutated.
 _INTEGRATIONS = {"All": False}
+# what follows the messageId in every message without per-row context (see warehouse SQL lanes)
+MESSAGE_TAIL = (
+    '",'
+    + orjson.dumps({"integrations": _INTEGRATIONS, "context": {"library": LIBRARY}}).decode()[1:]
+)
 
 _TYPES = {"identify": "identify", "group": "group", "track": "track", "subscriptions": "identify"}
 _BODY_FIELDS = {"identify": "traits", "group": "traits", "track": "properties"}
@@ -167,6 +172,12 @@ class MessageBuilder:
         self._sub_groups = objects.get("subscription_groups")
         self._used_columns = used_columns
         self._id_seed = hashlib.blake2b(_id_seed(mapping.name), digest_size=16)
+
+    def finish(self, head: str, key: str, row_hash: str | None, operation: str) -> bytes:
+        """A message the warehouse wrote up to its messageId, completed as `build` would."""
+        digest = self._id_seed.copy()
+        digest.update(_id_text(key, row_hash, operation))
+        return (head + ',"messageId":"sp-' + digest.hexdigest() + MESSAGE_TAIL).encode()
 
     def build(
         self, row: Sequence[Any], operation: str, key: str, row_hash: str | None

@@ -7,6 +7,7 @@ path (nothing wrong) free of result checks.
 from __future__ import annotations
 
 import numbers
+import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -204,10 +205,16 @@ def to_id(value: Any, column: str, field: str) -> str | None:
     )
 
 
+_ISO_UTC_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
 def to_timestamp(value: Any, column: str) -> str | None:
     """A timestamp as ISO-8601 UTC with milliseconds; None when NULL or empty."""
     if value is None:
         return None
+    if type(value) is str and _ISO_UTC_MS.fullmatch(value):
+        # already in the form sent (the warehouse formats timestamp columns itself)
+        return value
     if isinstance(value, (datetime, date)):
         return _datetime(value, column)
     if isinstance(value, str):

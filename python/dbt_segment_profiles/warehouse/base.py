@@ -42,6 +42,14 @@ def _range_condition(ranges: Sequence[tuple[int, int]]) -> str:
 
 
 @dataclass(frozen=True)
+class SqlMessages:
+    """`json`: each message up to its messageId; `needs_python`: rows the builder must judge."""
+
+    json: str
+    needs_python: str
+
+
+@dataclass(frozen=True)
 class RecordIssue:
     """A row that was not acknowledged, and why (rejected before sending, or failed)."""
 
@@ -173,11 +181,24 @@ class Warehouse:
             )
         ]
 
-    def stream_pending(self, mapping: Mapping, chunk_rows: int = 10_000) -> PendingStream:
-        columns = ", ".join(
-            ["p.__sp_seq", "p.__sp_op", "p.__sp_key", "p.__sp_hash"]
-            + [f"p.{quote(c)}" for c in mapping.columns]
-        )
+    def sql_messages(self, mapping: Mapping) -> SqlMessages | None:
+        """SQL building this mapping's messages in the warehouse, where it can; else None."""
+        return None
+
+    def stream_pending(
+        self, mapping: Mapping, chunk_rows: int = 10_000, extra: Sequence[str] = ()
+    ) -> PendingStream:
+        # dates and timestamps are formatted by the warehouse, a whole column at a time, in
+        # exactly the form the message builder would give them row by row
+        kinds = self.temporal_kinds(self.mapping_table(mapping, "pending"))
+        selected = []
+        for column in mapping.columns:
+            expression = f"p.{quote(column)}"
+            if column in kinds:
+                expression = f"{self.iso_utc_sql(expression, kinds[column])} as {quote(column)}"
+            selected.append(expression)
+        internal = ["p.__sp_seq", "p.__sp_op", "p.__sp_key", "p.__sp_hash"]
+        columns = ", ".join([*internal, *selected, *extra])
         sql = f"select {columns} {self._unacknowledged(mapping)} {self.stream_order}"
         return self.stream(sql, chunk_rows)
 

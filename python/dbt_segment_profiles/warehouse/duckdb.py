@@ -9,7 +9,18 @@ from typing import Any
 
 import orjson
 
-from .base import PendingStream, Warehouse
+from ..mappings import Mapping
+from .base import PendingStream, SqlMessages, Warehouse
+from .duckdb_messages import sql_messages as duckdb_sql_messages
+
+_TEMPORAL = {
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP_S": "timestamp",
+    "TIMESTAMP_MS": "timestamp",
+    "TIMESTAMP_NS": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+}
 
 
 class DuckDBWarehouse(Warehouse):
@@ -43,6 +54,25 @@ class DuckDBWarehouse(Warehouse):
 
     def close(self) -> None:
         self._conn.close()
+
+    def column_types(self, table: str) -> dict[str, str]:
+        with self.transaction() as cur:
+            cur.execute(f"select * from {table} where 1 = 0")
+            return {d[0]: str(d[1]) for d in cur.description}
+
+    def temporal_kinds(self, table: str) -> dict[str, str]:
+        types = self.column_types(table)
+        return {name: _TEMPORAL[kind] for name, kind in types.items() if kind in _TEMPORAL}
+
+    def sql_messages(self, mapping: Mapping) -> SqlMessages | None:
+        return duckdb_sql_messages(
+            mapping, self.column_types(self.mapping_table(mapping, "pending"))
+        )
+
+    def iso_utc_sql(self, expression: str, kind: str) -> str:
+        if kind == "timestamptz":
+            expression = f"timezone('UTC', {expression})"
+        return f"strftime({expression}, '%Y-%m-%dT%H:%M:%S.%gZ')"
 
     def stream(self, sql: str, chunk_rows: int) -> PendingStream:
         # its own connection to the database: acknowledgements commit on others while this

@@ -10,6 +10,8 @@ from typing import Any
 from .base import PendingStream, Warehouse
 
 _cursor_names = itertools.count()
+# type OIDs of date, timestamp and timestamptz
+_TEMPORAL = {1082: "date", 1114: "timestamp", 1184: "timestamptz"}
 
 
 class PostgresWarehouse(Warehouse):
@@ -49,6 +51,19 @@ class PostgresWarehouse(Warehouse):
             raise
         finally:
             cur.close()
+
+    def temporal_kinds(self, table: str) -> dict[str, str]:
+        with self.transaction() as cur:
+            cur.execute(f"select * from {table} where 1 = 0")
+            types = {d[0]: d[1] for d in cur.description}
+        return {name: _TEMPORAL[oid] for name, oid in types.items() if oid in _TEMPORAL}
+
+    def iso_utc_sql(self, expression: str, kind: str) -> str:
+        if kind == "date":
+            return f"""to_char({expression}, 'YYYY-MM-DD"T00:00:00.000Z"')"""
+        if kind == "timestamptz":
+            expression = f"({expression} at time zone 'UTC')"
+        return f"""to_char({expression}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
 
     def close(self) -> None:
         self._conn.close()

@@ -1,0 +1,140 @@
+"""DuckDB's messages are the Python builder's: same JSON for every row it does not flag."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from dbt_segment_profiles.mappings import load_mappings
+from dbt_segment_profiles.messages import Rejection, compile_mapping
+from dbt_segment_profiles.settings import parse_settings
+from dbt_segment_profiles.warehouse.duckdb import DuckDBWarehouse
+
+SETTINGS, _ = parse_settings({"profile_spaces": {"default": {"write_key_env": "K"}}}, "s")
+
+TABLE = """
+create table s.m__pending (
+    __sp_seq bigint, __sp_op varchar, __sp_key varchar, __sp_hash varchar,
+    id bigint, name varchar, email varchar, n integer, big ubigint, ratio double, f float,
+    ok boolean, day date, "at" timestamp, at_tz timestamptz, anon varchar
+)
+"""
+
+STRINGS = ["", "a", "Zoë 😀 東京", 'quote " and \\ backslash', "tab\tnew\nline", "\x01ctl", "'"]
+DOUBLES = [0.0, -0.0, 1.5, 0.1, 1e300, -2.5e-10, float("nan"), float("inf"), 123456789.125]
+
+
+def random_row(rng: random.Random, seq: int) -> tuple[Any, ...]:
+    def maybe(value: Any) -> Any:
+        return None if rng.random() < 0.15 else value
+
+    at = datetime(1999, 12, 31, 23, 59, 59, 999999) + timedelta(seconds=rng.randint(0, 10**9))
+    return (
+        seq,
+        rng.choice(["added", "updated", "deleted"]),
+        str(seq),
+        f"h{rng.random()}",
+        maybe(rng.randint(-(2**62), 2**62)),
+        maybe(rng.choice(STRINGS)),
+        maybe(rng.choice(STRINGS) + "@example.com"),
+        maybe(rng.randint(-1000, 1000)),
+        maybe(rng.randint(0, 2**64 - 1)),
+        maybe(rng.choice(DOUBLES)),
+        maybe(rng.choice([0.1, 3.25, -1.0])),
+        maybe(rng.random() < 0.5),
+        maybe(date(2024, 2, 29) + timedelta(days=rng.randint(-5000, 5000))),
+        maybe(at),
+        maybe(at.replace(tzinfo=timezone(timedelta(hours=rng.randint(-12, 12))))),
+        maybe(rng.choice(STRINGS)),
+    )
+
+
+MAPPINGS = {
+    "identify": {
+        "action": "identify",
+        "fields": {
+            "user_id": "id",
+            "anonymous_id": "anon",
+            "group_id": "name",
+            "timestamp": "at_tz",
+            "traits": {
+                "name": "name",
+                "email": "email",
+                "n": "n",
+                "big": "big",
+                "ratio": "ratio",
+                "f": "f",
+                "ok": "ok",
+                "day": "day",
+                "at": "at",
+                "at_tz": "at_tz",
+                "plan": {"value": "pro"},
+                "score": {"value": 1.5},
+            },
+        },
+    },
+    "group": {
+        "action": "group",
+        "fields": {"user_id": "email", "group_id": "id", "traits": ["name", "ok"]},
+    },
+    "track": {
+        "action": "track",
+        "fields": {
+            "anonymous_id": "anon",
+            "user_id": "id",
+            "event_name": "name",
+            "timestamp": "day",
+            "properties": ["ratio", "at"],
+        },
+    },
+    "track_constant_event": {
+        "action": "track",
+        "fields": {"user_id": "id", "event_name": {"value": "Signed Up"}},
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(MAPPINGS))
+def test_sql_built_messages_equal_the_builders(name: str, tmp_path: Path) -> None:
+    raw = {"name": "m", "profile_space": "default", **MAPPINGS[name]}
+    node = {
+        "resource_type": "model",
+        "name": "t",
+        "unique_id": "model.p.t",
+        "config": {"meta": {"segment": {"primary_key": "id", "mappings": [raw]}}},
+    }
+    result = load_mappings({"nodes": {"t": node}}, SETTINGS)
+    assert result.problems == []
+    (mapping,) = result.mappings
+    warehouse = DuckDBWarehouse("s", str(tmp_path / "w.duckdb"), tmp_path)
+    warehouse.execute("create schema s")
+    warehouse.execute(TABLE)
+    warehouse.execute("create table s.m__state (record_key bigint, row_hash varchar)")
+    rng = random.Random(name)
+    rows = [random_row(rng, seq) for seq in range(1, 3001)]
+    with warehouse.transaction() as cur:
+        cur.executemany(f"insert into s.m__pending values ({', '.join(['?'] * 16)})", rows)
+
+    lane = warehouse.sql_messages(mapping)
+    assert lane is not None
+    stream = warehouse.stream_pending(mapping, 500, (lane.json, lane.needs_python))
+    builder = compile_mapping(mapping, stream.columns)
+    compared = flagged = 0
+    for chunk in stream:
+        for row in chunk:
+            expected = builder.build(row, row[1], row[2], row[3])
+            if row[-1]:
+                flagged += 1
+                continue
+            assert not isinstance(expected, Rejection), (row, expected)
+            got = builder.finish(row[-2], row[2], row[3], row[1])
+            assert orjson.loads(got) == orjson.loads(expected), row
+            compared += 1
+    warehouse.close()
+    assert compared > 1000
+    assert flagged > 0 or name == "track_constant_event"
