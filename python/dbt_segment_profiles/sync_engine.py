@@ -21,7 +21,6 @@ from .delivery.sender import AuthFailed, BatchOutcome, Sender
 from .fingerprint import definition, fingerprint
 from .mappings import Mapping
 from .messages import Rejection, compile_mapping
-from .messages.builder import MAX_MESSAGE_BYTES
 from .settings import ProfileSpace
 from .warehouse import PendingStream, RecordIssue, RunRecord, Warehouse
 
@@ -237,8 +236,7 @@ class _MappingSender:
         acknowledger = Acknowledger(self.warehouse, self.mapping)
         self.acknowledger = acknowledger
         lane = self.warehouse.sql_messages(self.mapping)
-        extra = () if lane is None else (lane.json, lane.needs_python)
-        stream = self.warehouse.stream_pending(self.mapping, self.options.chunk_rows, extra)
+        stream = self.warehouse.stream_pending(self.mapping, self.options.chunk_rows, lane)
         try:
             self._build_and_send(stream, lane is not None)
         except _StopSending:
@@ -256,7 +254,7 @@ class _MappingSender:
         add = batcher.add
         if sql_built:
             # the warehouse wrote each message up to its messageId (the last two columns);
-            # flagged rows and oversize ones go through the builder, which explains them
+            # flagged rows (the only ones with their mapped columns) go through the builder
             finish = builder.finish
             json_at, flag_at = len(stream.columns) - 2, len(stream.columns) - 1
             for chunk in stream:
@@ -265,8 +263,6 @@ class _MappingSender:
                         message = build(row, row[1], row[2], row[3])
                     else:
                         message = finish(row[json_at], row[2], row[3], row[1])
-                        if len(message) > MAX_MESSAGE_BYTES:
-                            message = build(row, row[1], row[2], row[3])
                     if type(message) is bytes:
                         full = add(row[0], row[2], row[1], message)
                         if full is not None:

@@ -31,6 +31,8 @@ def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
 
 
 _RANGES_PER_STATEMENT = 200
+# a warehouse-written message longer than this may pass 32 KB with its messageId and tail
+_SQL_MESSAGE_LIMIT = 32_768 - 256
 
 
 def _range_condition(ranges: Sequence[tuple[int, int]]) -> str:
@@ -104,6 +106,7 @@ class Warehouse:
     timestamp_type = "timestamp"
     # how pending rows are read; a warehouse that keeps insertion order may skip the sort
     stream_order = "order by p.__sp_seq"
+    byte_length_sql = "octet_length"
 
     def __init__(self, schema: str):
         self.schema = schema
@@ -186,8 +189,11 @@ class Warehouse:
         return None
 
     def stream_pending(
-        self, mapping: Mapping, chunk_rows: int = 10_000, extra: Sequence[str] = ()
+        self, mapping: Mapping, chunk_rows: int = 10_000, lane: SqlMessages | None = None
     ) -> PendingStream:
+        """Pending rows not yet acknowledged: internal columns, then the mapped ones; with a
+        lane, also each message as the warehouse wrote it and whether the builder must judge
+        the row (only then are the mapped columns read)."""
         # dates and timestamps are formatted by the warehouse, a whole column at a time, in
         # exactly the form the message builder would give them row by row
         kinds = self.temporal_kinds(self.mapping_table(mapping, "pending"))
@@ -195,11 +201,24 @@ class Warehouse:
         for column in mapping.columns:
             expression = f"p.{quote(column)}"
             if column in kinds:
-                expression = f"{self.iso_utc_sql(expression, kinds[column])} as {quote(column)}"
-            selected.append(expression)
-        internal = ["p.__sp_seq", "p.__sp_op", "p.__sp_key", "p.__sp_hash"]
-        columns = ", ".join([*internal, *selected, *extra])
-        sql = f"select {columns} {self._unacknowledged(mapping)} {self.stream_order}"
+                expression = self.iso_utc_sql(expression, kinds[column])
+            selected.append(f"{expression} as {quote(column)}")
+        internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash"
+        source = self._unacknowledged(mapping)
+        if lane is None:
+            sql = f"select {internal}, {', '.join(selected)} {source} {self.stream_order}"
+            return self.stream(sql, chunk_rows)
+        # oversize messages go to the builder too, which rejects them with the reason
+        flagged = [
+            f"case when __sp_python then {quote(c)} end as {quote(c)}" for c in mapping.columns
+        ]
+        sql = (
+            f"select __sp_seq, __sp_op, __sp_key, __sp_hash, {', '.join(flagged)}, "
+            "__sp_json, __sp_python from (select *, __sp_needs_python "
+            f"or {self.byte_length_sql}(__sp_json) > {_SQL_MESSAGE_LIMIT} as __sp_python from ("
+            f"select {internal}, {', '.join(selected)}, {lane.json} as __sp_json, "
+            f"{lane.needs_python} as __sp_needs_python {source} {self.stream_order}))"
+        )
         return self.stream(sql, chunk_rows)
 
     # writing ---------------------------------------------------------------------------

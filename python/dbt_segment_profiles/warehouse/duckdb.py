@@ -13,6 +13,7 @@ from ..mappings import Mapping
 from .base import PendingStream, SqlMessages, Warehouse
 from .duckdb_messages import sql_messages as duckdb_sql_messages
 
+MEMORY_LIMIT = "256MB"
 _TEMPORAL = {
     "DATE": "date",
     "TIMESTAMP": "timestamp",
@@ -28,6 +29,7 @@ class DuckDBWarehouse(Warehouse):
     # pending tables keep insertion (= sequence) order, and a sort would hold every pending row
     # in memory; acknowledgements sort each batch's sequence numbers themselves
     stream_order = ""
+    byte_length_sql = "strlen"
 
     def __init__(self, schema: str, path: str, project_dir: Path):
         super().__init__(schema)
@@ -38,6 +40,9 @@ class DuckDBWarehouse(Warehouse):
             # dbt resolves a relative DuckDB path against the directory dbt runs in
             database = project_dir / database
         self._conn = duckdb.connect(str(database))
+        # DuckDB's buffer pool would otherwise grow with the tables read; bounded, it spills.
+        # Set, not passed to connect: dbt may hold the same database open in this process.
+        self._conn.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
