@@ -13,7 +13,8 @@ from ..mappings import Mapping
 from .base import PendingStream, SqlMessages, Warehouse
 from .duckdb_messages import sql_messages as duckdb_sql_messages
 
-MEMORY_LIMIT = "256MB"
+# enough for the runner's joins to stream and spill; keeps sync memory flat as tables grow
+MEMORY_LIMIT = "32MB"
 _TEMPORAL = {
     "DATE": "date",
     "TIMESTAMP": "timestamp",
@@ -40,8 +41,11 @@ class DuckDBWarehouse(Warehouse):
             # dbt resolves a relative DuckDB path against the directory dbt runs in
             database = project_dir / database
         self._conn = duckdb.connect(str(database))
-        # DuckDB's buffer pool would otherwise grow with the tables read; bounded, it spills.
-        # Set, not passed to connect: dbt may hold the same database open in this process.
+        # DuckDB's buffer pool would otherwise grow with the tables read; bounded, it spills to
+        # disk. Set, not passed to connect, and restored on close: dbt may share the database
+        # instance in this process.
+        rows = self._conn.execute("select current_setting('memory_limit')").fetchall()
+        self._previous_memory_limit = str(rows[0][0])
         self._conn.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
 
     @contextmanager
@@ -58,6 +62,7 @@ class DuckDBWarehouse(Warehouse):
             cur.close()
 
     def close(self) -> None:
+        self._conn.execute(f"set memory_limit = '{self._previous_memory_limit}'")
         self._conn.close()
 
     def column_types(self, table: str) -> dict[str, str]:
