@@ -7,18 +7,17 @@ from typing import Any
 
 from .context import Context, load_context, require_valid, select_mappings
 from .errors import SegmentProfilesError
+from .mappings import Mapping
 from .preview import MappingPlan, plan_mappings
 from .results import write_results
 from .sync_engine import Progress, SyncOptions, SyncResult, sync_mappings
 
 
-def _context(
-    project_dir: str | None,
-    profiles_dir: str | None,
-    target: str | None,
-    vars: str | dict[str, Any] | None,
-) -> Context:
-    return load_context(project_dir, profiles_dir, target, vars)
+def _selected(ctx: Context, select: list[str] | None, exclude: list[str] | None) -> list[Mapping]:
+    mappings = select_mappings(ctx.mappings, select, exclude)
+    if not mappings and not ctx.problems:
+        raise SegmentProfilesError("no mappings selected")
+    return mappings
 
 
 def sync(
@@ -36,11 +35,9 @@ def sync(
     The result carries per-mapping counts (`result.mappings`), `exit_code` (0, 1 or 130) and
     `duration_seconds`; it is also written to target/segment_sync_results.json.
     """
-    ctx = _context(project_dir, profiles_dir, target, vars)
+    ctx = load_context(project_dir, profiles_dir, target, vars)
     try:
-        mappings = select_mappings(ctx.mappings, select, exclude)
-        if not mappings and not ctx.problems:
-            raise SegmentProfilesError("no mappings selected")
+        mappings = _selected(ctx, select, exclude)
         require_valid(ctx, mappings)
         options = SyncOptions(stop=stop or threading.Event(), progress=progress)
         result = sync_mappings(ctx.warehouse, mappings, ctx.settings.profile_spaces, options)
@@ -60,9 +57,9 @@ def plan(
     samples: int = 3,
 ) -> list[MappingPlan]:
     """Pending counts and sample messages per mapping, exactly as sync would send them."""
-    ctx = _context(project_dir, profiles_dir, target, vars)
+    ctx = load_context(project_dir, profiles_dir, target, vars)
     try:
-        mappings = select_mappings(ctx.mappings, select, exclude)
+        mappings = _selected(ctx, select, exclude)
         require_valid(ctx, mappings, write_keys=False)
         return plan_mappings(ctx.warehouse, mappings, samples)
     finally:

@@ -184,12 +184,9 @@ def load_manifest(project: DbtProject, cli_vars: str | None = None) -> dict[str,
         ) from None
 
 
-def _parse_project(project: DbtProject, cli_vars: str | None) -> None:
-    from dbt.cli.main import dbtRunner
-
-    args = [
-        "parse",
-        "--quiet",
+def dbt_flags(project: DbtProject, cli_vars: str | None = None) -> list[str]:
+    """The flags that point a dbt command at the same project, profile and target."""
+    flags = [
         "--project-dir",
         str(project.project_dir),
         "--profiles-dir",
@@ -197,9 +194,13 @@ def _parse_project(project: DbtProject, cli_vars: str | None) -> None:
         "--target",
         project.target_name,
     ]
-    if cli_vars:
-        args += ["--vars", cli_vars]
-    result = dbtRunner().invoke(args)
+    return flags + ["--vars", cli_vars] if cli_vars else flags
+
+
+def _parse_project(project: DbtProject, cli_vars: str | None) -> None:
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(["parse", "--quiet", *dbt_flags(project, cli_vars)])
     if not result.success:
         raise SegmentProfilesError(
             f"dbt could not parse the project in {project.project_dir}: {result.exception}",

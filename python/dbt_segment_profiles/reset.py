@@ -8,6 +8,7 @@ from .context import Context
 from .errors import SegmentProfilesError
 from .fingerprint import definition, fingerprint
 from .mappings import Mapping
+from .project import dbt_flags
 
 
 def reset_mapping(
@@ -18,22 +19,14 @@ def reset_mapping(
 
     # dbt opens the warehouse itself; DuckDB refuses a second writer with another configuration
     ctx.close()
-    project = ctx.project
     args = [
         "run-operation",
         "segment_profiles.reset_mapping",
         "--args",
         json.dumps({"mapping_name": mapping.name, "rebaseline": rebaseline}),
-        "--project-dir",
-        str(project.project_dir),
-        "--profiles-dir",
-        str(project.profiles_dir),
-        "--target",
-        project.target_name,
         "--quiet",
+        *dbt_flags(ctx.project, cli_vars),
     ]
-    if cli_vars:
-        args += ["--vars", cli_vars]
     result = dbtRunner().invoke(args)
     if not result.success:
         raise SegmentProfilesError(

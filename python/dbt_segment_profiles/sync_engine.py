@@ -252,35 +252,23 @@ class _MappingSender:
         build = builder.build
         batcher = Batcher(max_messages=self.space_sender.space.batch_size)
         add = batcher.add
-        if sql_built:
-            # the warehouse wrote each message up to its messageId (the last two columns);
-            # flagged rows (the only ones with their mapped columns) go through the builder
-            finish = builder.finish
-            json_at, flag_at = len(stream.columns) - 2, len(stream.columns) - 1
-            for chunk in stream:
-                for row in chunk:
-                    if row[flag_at]:
-                        message = build(row, row[1], row[2], row[3])
-                    else:
-                        message = finish(row[json_at], row[2], row[3], row[1])
-                    if type(message) is bytes:
-                        full = add(row[0], row[2], row[1], message)
-                        if full is not None:
-                            self._submit(full)
-                    else:
-                        self._reject(row, message)
-                self._drain()
-        else:
-            for chunk in stream:
-                for row in chunk:
+        # with sql_built, the warehouse wrote each message up to its messageId (the last two
+        # columns); only flagged rows carry their mapped columns, and go through the builder
+        finish = builder.finish
+        json_at, flag_at = len(stream.columns) - 2, len(stream.columns) - 1
+        for chunk in stream:
+            for row in chunk:
+                if sql_built and not row[flag_at]:
+                    message = finish(row[json_at], row[2], row[3], row[1])
+                else:
                     message = build(row, row[1], row[2], row[3])
-                    if type(message) is bytes:
-                        full = add(row[0], row[2], row[1], message)
-                        if full is not None:
-                            self._submit(full)
-                    else:
-                        self._reject(row, message)
-                self._drain()
+                if type(message) is bytes:
+                    full = add(row[0], row[2], row[1], message)
+                    if full is not None:
+                        self._submit(full)
+                else:
+                    self._reject(row, message)
+            self._drain()
         last = batcher.flush()
         if last is not None:
             self._submit(last)

@@ -64,6 +64,42 @@ def assert_duplicates_share_message_ids(messages: list[dict[str, Any]]) -> None:
     assert all(len(ids) == 1 for ids in ids_per_row.values())
 
 
+def build_and_start_sync_child(
+    project: Any, serve: Any, quiet: bool = True
+) -> tuple[Sandbox, subprocess.Popen]:
+    """`dbt run`, then `dbt-segment sync` in a child process against a slow sandbox."""
+    run_dbt(["deps"])
+    run_dbt(["run"])
+    release_duckdb()  # the child needs the DuckDB file to itself
+    box = serve(Faults(latency_ms=40))
+    command = [
+        sys.executable,
+        "-m",
+        "dbt_segment_profiles.cli",
+        "sync",
+        "--project-dir",
+        str(project.project_root),
+        "--profiles-dir",
+        str(project.profiles_dir),
+    ]
+    child = subprocess.Popen(
+        [*command, "--quiet"] if quiet else command,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return box, child
+
+
+def wait_for_batches(box: Sandbox, child: subprocess.Popen, batches: int) -> None:
+    deadline = time.monotonic() + 120
+    while box.stats.snapshot()["accepted_batches"] < batches:
+        assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 FAST_RETRIES = {"backoff_seconds": 0.01, "max_backoff_seconds": 0.05}
 
 
@@ -183,31 +219,8 @@ class TestKilledSync:
     def test_after_kill_9_the_next_sync_sends_only_the_rest(
         self, project: Any, serve: Any
     ) -> None:
-        run_dbt(["deps"])
-        run_dbt(["run"])
-        release_duckdb()
-        box = serve(Faults(latency_ms=40))
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dbt_segment_profiles.cli",
-                "sync",
-                "--project-dir",
-                str(project.project_root),
-                "--profiles-dir",
-                str(project.profiles_dir),
-                "--quiet",
-            ],
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 120
-        while box.stats.snapshot()["accepted_batches"] < 20:
-            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        box, child = build_and_start_sync_child(project, serve)
+        wait_for_batches(box, child, 20)
         child.send_signal(signal.SIGKILL)
         child.wait()
 
@@ -243,30 +256,8 @@ class TestInterruptedSync:
     def test_sigterm_commits_what_was_acknowledged_and_exits_130(
         self, project: Any, serve: Any
     ) -> None:
-        run_dbt(["deps"])
-        run_dbt(["run"])
-        release_duckdb()
-        box = serve(Faults(latency_ms=40))
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dbt_segment_profiles.cli",
-                "sync",
-                "--project-dir",
-                str(project.project_root),
-                "--profiles-dir",
-                str(project.profiles_dir),
-            ],
-            env=dict(os.environ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 120
-        while box.stats.snapshot()["accepted_batches"] < 10:
-            assert child.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
+        box, child = build_and_start_sync_child(project, serve, quiet=False)
+        wait_for_batches(box, child, 10)
         child.send_signal(signal.SIGTERM)
         out, err = child.communicate(timeout=60)
         assert child.returncode == 130, err
