@@ -22,14 +22,28 @@
   {%- set state = segment_profiles.bookkeeping_relation(name, 'state') -%}
   {%- set pending = segment_profiles.bookkeeping_relation(name, 'pending') -%}
   {%- set invalid = segment_profiles.bookkeeping_relation(name, 'invalid') -%}
+  {%- set key = adapter.quote(actual[primary_key]) -%}
+  {#- temp tables are per connection, but name them per mapping all the same -#}
+  {%- set duplicates = '__sp_duplicates_' ~ name -%}
+  {%- set changes = '__sp_changes_' ~ name -%}
 
   {% do segment_profiles.ensure_state(state, relation, actual[primary_key]) %}
-  {% do segment_profiles.apply_unsent_changes(state, relation, primary_key, columns, actual, send) %}
+  {#- the keys that appear more than once, computed once: for the changes and the invalid keys -#}
+  {% do run_query('drop table if exists ' ~ duplicates) %}
+  {% do run_query('create temporary table ' ~ duplicates ~ ' as select ' ~ key ~ ' as __sp_key_value, count(*) as __sp_rows from '
+      ~ relation ~ ' where ' ~ key ~ ' is not null group by ' ~ key ~ ' having count(*) > 1') %}
+  {#- every change, computed once (one pass over the model and the state), whatever is sent -#}
+  {% do run_query('drop table if exists ' ~ changes) %}
+  {% do run_query('create temporary table ' ~ changes ~ ' as '
+      ~ segment_profiles.changes_sql(state, relation, primary_key, columns, actual, duplicates)) %}
+  {% do segment_profiles.apply_unsent_changes_from(state, changes, primary_key, send) %}
   {% do segment_profiles.replace_table(pending,
-      segment_profiles.pending_changes_sql(state, relation, primary_key, columns, actual, send)) %}
+      segment_profiles.pending_from_changes_sql(changes, primary_key, columns, send)) %}
   {% do segment_profiles.ensure_invalid_keys(invalid) %}
   {#- delete and insert, not replace: package views select from this table -#}
   {% do run_query('delete from ' ~ invalid) %}
   {% do run_query('insert into ' ~ invalid ~ ' (record_key, reason, row_count, captured_at) '
-      ~ segment_profiles.invalid_keys_sql(relation, primary_key, actual[primary_key])) %}
+      ~ segment_profiles.invalid_keys_from_sql(relation, primary_key, actual[primary_key], duplicates)) %}
+  {% do run_query('drop table ' ~ changes) %}
+  {% do run_query('drop table ' ~ duplicates) %}
 {%- endmacro %}

@@ -28,20 +28,14 @@
   {%- set state = segment_profiles.bookkeeping_relation(mapping_name, 'state') -%}
   {% do segment_profiles.ensure_state(state, relation, available[primary_key | lower]) %}
   {% do run_query('delete from ' ~ state) %}
-  {%- if rebaseline -%}
-    {%- set columns = segment_profiles.mapping_columns(primary_key, item.mapping) -%}
-    {%- set actual = {} -%}
-    {%- for column in columns -%}
-      {%- if column | lower not in available -%}
-        {{ exceptions.raise_compiler_error('segment_profiles: model ' ~ item.node.name ~ ', mapping ' ~ mapping_name ~ ': column ' ~ column ~ ' is not in the model') }}
-      {%- endif -%}
-      {%- do actual.update({column: available[column | lower]}) -%}
-    {%- endfor -%}
-    {% do run_query('insert into ' ~ state ~ ' (record_key, row_hash, synced_at) '
-        ~ segment_profiles.changes_cte(state, relation, primary_key, columns, actual)
-        ~ ' select ' ~ adapter.quote(primary_key) ~ ', __sp_hash, ' ~ dbt.current_timestamp()
-        ~ ' from __sp_current') %}
-  {%- endif -%}
+  {#- with an empty state every usable row is captured as added -#}
   {% do segment_profiles.capture_mapping(relation, item.node.name, primary_key, item.mapping, available) %}
+  {%- if rebaseline -%}
+    {%- set pending = segment_profiles.bookkeeping_relation(mapping_name, 'pending') -%}
+    {% do run_query('insert into ' ~ state ~ ' (record_key, row_hash, synced_at) select '
+        ~ adapter.quote(primary_key) ~ ', __sp_hash, ' ~ dbt.current_timestamp() ~ ' from '
+        ~ pending ~ " where __sp_op = 'added'") %}
+    {% do run_query('delete from ' ~ pending) %}
+  {%- endif -%}
   {% do adapter.commit() %}
 {%- endmacro %}

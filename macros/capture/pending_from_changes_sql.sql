@@ -1,11 +1,10 @@
-{% macro pending_changes_sql(state, relation, primary_key, columns, actual, send) -%}
-  {{ return(adapter.dispatch('pending_changes_sql', 'segment_profiles')(state, relation, primary_key, columns, actual, send)) }}
+{% macro pending_from_changes_sql(changes, primary_key, columns, send) -%}
+  {{ return(adapter.dispatch('pending_from_changes_sql', 'segment_profiles')(changes, primary_key, columns, send)) }}
 {%- endmacro %}
 
-{% macro default__pending_changes_sql(state, relation, primary_key, columns, actual, send) -%}
+{% macro default__pending_from_changes_sql(changes, primary_key, columns, send) -%}
   {#- the mapping's changes to send, numbered so the runner can acknowledge them by range -#}
   (
-  {{ segment_profiles.changes_cte(state, relation, primary_key, columns, actual) }}
   select
     cast(row_number() over () as bigint) as __sp_seq,
     __sp_op,
@@ -14,7 +13,7 @@
     {%- for column in columns %}
     {{ adapter.quote(column) }}{{ ',' if not loop.last }}
     {%- endfor %}
-  from __sp_changes
+  from {{ changes }}
   where __sp_op in ({% for op in send %}'{{ op }}'{{ ',' if not loop.last }}{% endfor %})
   )
 {%- endmacro %}

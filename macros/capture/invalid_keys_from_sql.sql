@@ -1,0 +1,17 @@
+{% macro invalid_keys_from_sql(relation, primary_key, actual_key, duplicates) -%}
+  {{ return(adapter.dispatch('invalid_keys_from_sql', 'segment_profiles')(relation, primary_key, actual_key, duplicates)) }}
+{%- endmacro %}
+
+{% macro default__invalid_keys_from_sql(relation, primary_key, actual_key, duplicates) -%}
+  {#- rows that cannot be sent because their key is NULL or not unique, with the reason -#}
+  {%- set label = primary_key | replace("'", "''") -%}
+  select cast(__sp_key_value as {{ dbt.type_string() }}), 'primary key {{ label }} is duplicated',
+    __sp_rows, {{ dbt.current_timestamp() }}
+  from {{ duplicates }}
+  union all
+  select cast(null as {{ dbt.type_string() }}), 'primary key {{ label }} is NULL', count(*),
+    {{ dbt.current_timestamp() }}
+  from {{ relation }}
+  where {{ adapter.quote(actual_key) }} is null
+  having count(*) > 0
+{%- endmacro %}
