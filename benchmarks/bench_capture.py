@@ -14,7 +14,8 @@ generated in SQL from `var('day')`:
   after dbt has finished), repeated as often.
 
 The machine may be shared, so CPU time is reported beside wall time: the dbt process's CPU time
-(its startup and parsing are the same with and without capture, so they cancel out) and this
+(its startup and parsing, the same with and without capture, cancel out, but vary by a second or
+two from run to run: the CPU figures mean something from a few million rows on) and this
 process's own for the copy. The goal, printed and not asserted: at 10M rows the capture costs at
 most 3.5 times the copy (wall time).
 
@@ -405,7 +406,10 @@ def report(results: list[Result], command: str, repeats: int) -> None:
             f"{median_wall(r.with_capture):>9.2f} {r.capture_wall:>9.2f} "
             f"{median_wall(r.copy):>8.2f} {r.ratio_wall:>12.2f}x"
         )
-    print("\nCPU time (user + system): the dbt process's, and this process's for the copy")
+    print(
+        "\nCPU time (user + system): the dbt process's (startup included: +-1-2s of noise), "
+        "and this process's for the copy"
+    )
     print(
         f"{'rows':>12} {'without':>9} {'with':>9} {'capture':>9} {'copy':>8} {'capture/copy':>13}"
     )
