@@ -3,47 +3,95 @@
 {%- endmacro %}
 
 {% macro default__capture_mapping(relation, model_name, primary_key, mapping, available) -%}
+  {#- `available`: the model's columns by lower-cased name -#}
   {%- set name = mapping.get('name') -%}
+  {%- set where = 'segment_profiles: model ' ~ model_name ~ ', mapping ' ~ name ~ ': ' -%}
   {%- if name is not string or not modules.re.match('^[a-z][a-z0-9_]*$', name) -%}
     {{ exceptions.raise_compiler_error(
         'segment_profiles: model ' ~ model_name ~ ': mapping name ' ~ (name | string) ~ ' must match [a-z][a-z0-9_]*') }}
   {%- endif -%}
   {%- set columns = segment_profiles.mapping_columns(primary_key, mapping) -%}
   {%- set actual = {} -%}
+  {%- set types = {} -%}
   {%- for column in columns -%}
     {%- if column | lower not in available -%}
-      {{ exceptions.raise_compiler_error(
-          'segment_profiles: model ' ~ model_name ~ ', mapping ' ~ name ~ ': column ' ~ column ~ ' is not in the model (it has: ' ~ (available.values() | join(', ')) ~ ')') }}
+      {{ exceptions.raise_compiler_error(where ~ 'column ' ~ column ~ ' is not in the model (it has: '
+          ~ (available.values() | map(attribute='name') | join(', ')) ~ ')') }}
     {%- endif -%}
-    {%- do actual.update({column: available[column | lower]}) -%}
+    {%- do actual.update({column: available[column | lower].name}) -%}
+    {%- do types.update({column: available[column | lower].data_type}) -%}
   {%- endfor -%}
   {%- set send = mapping.get('send') or ['added', 'updated'] -%}
   {%- if send is string -%}{%- set send = [send] -%}{%- endif -%}
-  {%- set state = segment_profiles.bookkeeping_relation(name, 'state') -%}
-  {%- set pending = segment_profiles.bookkeeping_relation(name, 'pending') -%}
-  {%- set invalid = segment_profiles.bookkeeping_relation(name, 'invalid') -%}
-  {%- set key = adapter.quote(actual[primary_key]) -%}
-  {#- temp tables are per connection, but name them per mapping all the same -#}
-  {%- set duplicates = '__sp_duplicates_' ~ name -%}
+  {%- set max_deleted_percent = mapping.get('max_deleted_percent', 20) -%}
+  {%- set relation_name = (relation | string) | replace('"', '') | replace('`', '') | lower -%}
+  {%- set key_type = (types[primary_key] or '') | lower -%}
   {%- set changes = '__sp_changes_' ~ name -%}
+  {%- set duplicates = '__sp_duplicates_' ~ name -%}
 
-  {% do segment_profiles.ensure_state(state, relation, actual[primary_key]) %}
+  {% do segment_profiles.acquire_mapping_lock(name) %}
+  {%- set migrated = segment_profiles.migrate_legacy_state(name) -%}
+  {% do segment_profiles.ensure_state(name) %}
+  {%- set last = segment_profiles.last_capture(name) -%}
+  {%- set state = segment_profiles.bookkeeping_relation(name, 'state') -%}
+  {%- if last is not none and last.relation_name and last.relation_name != relation_name -%}
+    {{ exceptions.raise_compiler_error(where ~ 'its state in ' ~ state ~ ' was captured from '
+        ~ last.relation_name ~ ', not ' ~ relation_name ~ ': two targets (or a moved model) share one bookkeeping schema.'
+        ~ ' Give each target its own (leave vars.segment_profiles.schema unset for <target schema>_segment, or'
+        ~ ' include {{ target.name }} in it); if the model moved on purpose, run `dbt-segment reset ' ~ name ~ '`') }}
+  {%- endif -%}
+  {%- if last is not none and last.key_type and last.key_type != key_type -%}
+    {{ exceptions.raise_compiler_error(where ~ 'primary key column ' ~ primary_key ~ ' changed type from '
+        ~ last.key_type ~ ' to ' ~ key_type ~ ' since the last capture, so its keys may no longer match the state:'
+        ~ ' run `dbt-segment reset ' ~ name ~ '` to send every row again, or `dbt-segment reset ' ~ name
+        ~ ' --rebaseline --yes` to take the current rows as synced') }}
+  {%- endif -%}
+  {%- if migrated or (last is none and run_query('select count(*) from ' ~ state).columns[0].values()[0] > 0)
+        or (last is not none and (last.hash_version or 1) < 2) -%}
+    {% do segment_profiles.rehash_state(name, relation, primary_key, columns, actual, types) %}
+  {%- endif -%}
+  {% do segment_profiles.fold_acknowledgements(name) %}
+
   {#- the keys that appear more than once, computed once: for the changes and the invalid keys -#}
   {% do run_query('drop table if exists ' ~ duplicates) %}
-  {% do run_query('create temporary table ' ~ duplicates ~ ' as select ' ~ key ~ ' as __sp_key_value, count(*) as __sp_rows from '
-      ~ relation ~ ' where ' ~ key ~ ' is not null group by ' ~ key ~ ' having count(*) > 1') %}
+  {% do run_query('create temporary table ' ~ duplicates ~ ' as '
+      ~ segment_profiles.duplicate_keys_sql(relation, actual[primary_key])) %}
   {#- every change, computed once (one pass over the model and the state), whatever is sent -#}
   {% do run_query('drop table if exists ' ~ changes) %}
   {% do run_query('create temporary table ' ~ changes ~ ' as '
-      ~ segment_profiles.changes_sql(state, relation, primary_key, columns, actual, duplicates)) %}
-  {% do segment_profiles.apply_unsent_changes_from(state, changes, primary_key, send) %}
-  {% do segment_profiles.replace_table(pending,
+      ~ segment_profiles.changes_sql(name, relation, primary_key, columns, actual, types, duplicates)) %}
+
+  {%- set counts = {'added': 0, 'updated': 0, 'deleted': 0} -%}
+  {%- for row in run_query('select __sp_op, count(*) from ' ~ changes ~ ' group by __sp_op').rows -%}
+    {%- do counts.update({row[0]: row[1] | int}) -%}
+  {%- endfor -%}
+  {%- set state_rows = run_query('select count(*) from ' ~ state ~ ' where row_hash is not null').columns[0].values()[0] | int -%}
+  {%- set allowed = last is not none and last.allow_mass_delete -%}
+  {%- set blocked_reason = none -%}
+  {%- if max_deleted_percent is not none and state_rows > 0 and not allowed
+        and counts.deleted * 100 > max_deleted_percent * state_rows -%}
+    {%- set blocked_reason = 'this capture would delete ' ~ counts.deleted ~ ' of ' ~ state_rows ~ ' keys ('
+        ~ ((counts.deleted * 100 / state_rows) | round(1)) ~ '%), more than max_deleted_percent ' ~ max_deleted_percent
+        ~ ': the state is kept as it was. If the model is right, run `dbt-segment sync --allow-mass-delete`;'
+        ~ ' if not, fix it and `dbt run` again' -%}
+  {%- else -%}
+    {% do segment_profiles.apply_unsent_changes_from(name, changes, send) %}
+  {%- endif -%}
+  {% do segment_profiles.replace_table(segment_profiles.bookkeeping_relation(name, 'pending'),
       segment_profiles.pending_from_changes_sql(changes, primary_key, columns, send)) %}
+  {%- set invalid = segment_profiles.bookkeeping_relation(name, 'invalid') -%}
   {% do segment_profiles.ensure_invalid_keys(invalid) %}
   {#- delete and insert, not replace: package views select from this table -#}
   {% do run_query('delete from ' ~ invalid) %}
   {% do run_query('insert into ' ~ invalid ~ ' (record_key, reason, row_count, captured_at) '
       ~ segment_profiles.invalid_keys_from_sql(relation, primary_key, actual[primary_key], duplicates)) %}
+  {% do segment_profiles.record_capture(name, {
+      'relation_name': relation_name, 'key_column': primary_key, 'key_type': key_type, 'hash_version': 2,
+      'pending_added': counts.added if 'added' in send else 0,
+      'pending_updated': counts.updated if 'updated' in send else 0,
+      'pending_deleted': counts.deleted if 'deleted' in send else 0,
+      'state_rows': state_rows, 'deleting': counts.deleted,
+      'blocked_reason': blocked_reason, 'allow_mass_delete': false}) %}
   {% do run_query('drop table ' ~ changes) %}
   {% do run_query('drop table ' ~ duplicates) %}
 {%- endmacro %}

@@ -3,9 +3,10 @@
 {%- endmacro %}
 
 {% macro default__invalid_keys_from_sql(relation, primary_key, actual_key, duplicates) -%}
-  {#- rows that cannot be sent because their key is NULL or not unique, with the reason -#}
+  {#- rows that cannot be sent because their key is NULL, empty or not unique, with the reason -#}
   {%- set label = primary_key | replace("'", "''") -%}
-  select cast(__sp_key_value as {{ dbt.type_string() }}), 'primary key {{ label }} is duplicated',
+  {%- set key_text = 'cast(' ~ adapter.quote(actual_key) ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+  select __sp_key_value, 'primary key {{ label }} is duplicated',
     __sp_rows, {{ dbt.current_timestamp() }}
   from {{ duplicates }}
   union all
@@ -13,5 +14,11 @@
     {{ dbt.current_timestamp() }}
   from {{ relation }}
   where {{ adapter.quote(actual_key) }} is null
+  having count(*) > 0
+  union all
+  select cast('' as {{ dbt.type_string() }}), 'primary key {{ label }} is an empty string', count(*),
+    {{ dbt.current_timestamp() }}
+  from {{ relation }}
+  where {{ key_text }} = ''
   having count(*) > 0
 {%- endmacro %}

@@ -3,13 +3,14 @@
 {%- endmacro %}
 
 {% macro default__pending_from_changes_sql(changes, primary_key, columns, send) -%}
-  {#- the mapping's changes to send, numbered so the runner can acknowledge them by range -#}
+  {#- the mapping's changes to send, numbered so batches can name their rows -#}
   (
   select
-    cast(row_number() over () as bigint) as __sp_seq,
+    cast(row_number() over () as {{ dbt.type_bigint() }}) as __sp_seq,
     __sp_op,
-    cast({{ adapter.quote(primary_key) }} as {{ dbt.type_string() }}) as __sp_key,
+    __sp_key,
     __sp_hash,
+    __sp_version,
     {%- for column in columns %}
     {{ adapter.quote(column) }}{{ ',' if not loop.last }}
     {%- endfor %}

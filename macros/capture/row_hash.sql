@@ -1,21 +1,23 @@
-{% macro row_hash(columns) -%}
-  {{ return(adapter.dispatch('row_hash', 'segment_profiles')(columns)) }}
+{% macro row_hash(columns, types=none) -%}
+  {{ return(adapter.dispatch('row_hash', 'segment_profiles')(columns, types)) }}
 {%- endmacro %}
 
-{% macro default__row_hash(columns) -%}
+{% macro default__row_hash(columns, types=none) -%}
   {#
     NULL-safe and unambiguous: each value is tagged ('n' for NULL, 'v' plus its length for a
     value), so NULL differs from '', and ('a|b', 'c') differs from ('a', 'b|c').
+    with `types` (column -> data type) each value is read as session-independent text; without,
+    as the session's text: the hash of states captured before hash version 2.
   #}
   {%- set parts = [] -%}
   {%- for column in columns -%}
-    {%- set text = 'cast(' ~ adapter.quote(column) ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+    {%- set text = segment_profiles.row_hash_text(column, types) -%}
     {%- do parts.append("coalesce('v' || cast(length(" ~ text ~ ") as " ~ dbt.type_string() ~ ") || ':' || " ~ text ~ ", 'n')") -%}
   {%- endfor -%}
   md5({{ parts | join(" || '|' || ") }})
 {%- endmacro %}
 
-{% macro duckdb__row_hash(columns) -%}
+{% macro duckdb__row_hash(columns, types=none) -%}
   {#-
     the same text and the same md5 as default__row_hash, built by one concat() (NULL-safe by
     the case, as concat skips NULLs): in DuckDB a chain of || copies the growing string once
@@ -23,7 +25,7 @@
   -#}
   {%- set parts = [] -%}
   {%- for column in columns -%}
-    {%- set text = 'cast(' ~ adapter.quote(column) ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+    {%- set text = segment_profiles.row_hash_text(column, types) -%}
     {%- do parts.append('case when ' ~ adapter.quote(column) ~ " is null then 'n' else concat('v', length(" ~ text ~ "), ':', " ~ text ~ ') end') -%}
   {%- endfor -%}
   md5(concat({{ parts | join(", '|', ") }}))

@@ -14,7 +14,7 @@
   {%- endif -%}
   {%- set available = {} -%}
   {%- for column in adapter.get_columns_in_relation(this) -%}
-    {%- do available.update({column.name | lower: column.name}) -%}
+    {%- do available.update({column.name | lower: column}) -%}
   {%- endfor -%}
   {%- for mapping in segment.get('mappings') or [] -%}
     {% do segment_profiles.capture_mapping(this, model.name, primary_key, mapping, available) %}

@@ -21,4 +21,11 @@
   {% do run_query('create table if not exists ' ~ segment_profiles.bookkeeping_relation_named('segment_mappings')
       ~ ' (mapping_name ' ~ text ~ ', fingerprint ' ~ text ~ ', definition ' ~ text
       ~ ', updated_at ' ~ ts ~ ')') %}
+  {#- one row per mapping: what its last capture saw, and what the runner must check first -#}
+  {% do run_query('create table if not exists ' ~ segment_profiles.bookkeeping_relation_named('segment_captures')
+      ~ ' (mapping_name ' ~ text ~ ', relation_name ' ~ text ~ ', key_column ' ~ text
+      ~ ', key_type ' ~ text ~ ', hash_version ' ~ int ~ ', captured_at ' ~ ts
+      ~ ', pending_added ' ~ int ~ ', pending_updated ' ~ int ~ ', pending_deleted ' ~ int
+      ~ ', state_rows ' ~ int ~ ', deleting ' ~ int ~ ', blocked_reason ' ~ text
+      ~ ', allow_mass_delete ' ~ dbt.type_boolean() ~ ')') %}
 {%- endmacro %}

@@ -1,18 +1,33 @@
-{% macro ensure_state(state, relation, actual_key) -%}
-  {{ return(adapter.dispatch('ensure_state', 'segment_profiles')(state, relation, actual_key)) }}
+{% macro ensure_state(mapping_name) -%}
+  {{ return(adapter.dispatch('ensure_state', 'segment_profiles')(mapping_name)) }}
 {%- endmacro %}
 
-{% macro default__ensure_state(state, relation, actual_key) -%}
-  {#- the key keeps the model's own type, so a deleted row can carry it back unchanged -#}
-  {% do run_query(
-    'create table if not exists ' ~ state ~ ' as select '
-    ~ adapter.quote(actual_key) ~ ' as record_key, cast(null as ' ~ dbt.type_string() ~ ') as row_hash, '
-    ~ dbt.current_timestamp() ~ ' as synced_at from ' ~ relation ~ ' where 1 = 0') %}
+{% macro default__ensure_state(mapping_name) -%}
+  {#-
+    state: per key, the hash and change version Segment last acknowledged (a NULL hash: the
+    key's delete was acknowledged; the row stays so a re-added key gets a new version).
+    acks: what the runner's batches carried when Segment answered 2xx, folded into the state by
+    the next capture. attempts: what a sync set out to send; one without an ack is in doubt.
+    keys are text, so a key's identity does not depend on its column type.
+  -#}
+  {%- set text = dbt.type_string() -%}
+  {%- set int = dbt.type_bigint() -%}
+  {%- set ts = dbt.type_timestamp() -%}
+  {% do run_query('create table if not exists ' ~ segment_profiles.bookkeeping_relation(mapping_name, 'state')
+      ~ ' (record_key ' ~ text ~ ', row_hash ' ~ text ~ ', change_version ' ~ int ~ ', synced_at ' ~ ts ~ ')') %}
+  {% do run_query('create table if not exists ' ~ segment_profiles.bookkeeping_relation(mapping_name, 'acks')
+      ~ ' (record_key ' ~ text ~ ', row_hash ' ~ text ~ ', operation ' ~ text ~ ', change_version ' ~ int
+      ~ ', acked_at ' ~ ts ~ ')') %}
+  {% do run_query('create table if not exists ' ~ segment_profiles.bookkeeping_relation(mapping_name, 'attempts')
+      ~ ' (record_key ' ~ text ~ ', row_hash ' ~ text ~ ', operation ' ~ text ~ ', change_version ' ~ int ~ ')') %}
 {%- endmacro %}
 
-{% macro postgres__ensure_state(state, relation, actual_key) -%}
-  {{ segment_profiles.default__ensure_state(state, relation, actual_key) }}
+{% macro postgres__ensure_state(mapping_name) -%}
+  {{ segment_profiles.default__ensure_state(mapping_name) }}
   {#- Postgres has no zone maps: acknowledgements and the diff look keys up one by one -#}
-  {% do run_query('create unique index if not exists ' ~ adapter.quote(state.identifier ~ '_key')
-      ~ ' on ' ~ state ~ ' (record_key)') %}
+  {%- for role, columns in [('state', 'record_key'), ('acks', 'record_key, change_version'), ('attempts', 'record_key, change_version')] -%}
+    {%- set relation = segment_profiles.bookkeeping_relation(mapping_name, role) -%}
+    {% do run_query('create ' ~ ('unique ' if role == 'state' else '') ~ 'index if not exists '
+        ~ adapter.quote(relation.identifier ~ '_key') ~ ' on ' ~ relation ~ ' (' ~ columns ~ ')') %}
+  {%- endfor -%}
 {%- endmacro %}

@@ -4,9 +4,11 @@
 
 {% macro default__reset_mapping(mapping_name, rebaseline=false) -%}
   {#-
-    `dbt-segment reset` runs this: the state is emptied (every row is sent again as added) or,
-    with rebaseline, replaced by the current rows (nothing is sent); the pending changes are
-    captured anew either way, so no `dbt run` is needed in between.
+    `dbt-segment reset` runs this: every key is forgotten as acknowledged (each row is sent again
+    as added, under a new change version, so Segment does not drop it as a duplicate) or, with
+    rebaseline, the current rows are taken as synced (nothing is sent). The relation and key type
+    on record are replaced by the model's, and the changes are captured anew, so no `dbt run` is
+    needed in between.
   -#}
   {%- set matches = segment_profiles.segment_mappings() | selectattr('mapping.name', 'equalto', mapping_name) | list -%}
   {%- if not matches -%}
@@ -20,22 +22,33 @@
   {%- set primary_key = item.segment.primary_key -%}
   {%- set available = {} -%}
   {%- for column in adapter.get_columns_in_relation(relation) -%}
-    {%- do available.update({column.name | lower: column.name}) -%}
+    {%- do available.update({column.name | lower: column}) -%}
   {%- endfor -%}
   {%- if primary_key | lower not in available -%}
     {{ exceptions.raise_compiler_error('segment_profiles: model ' ~ item.node.name ~ ': primary key column ' ~ primary_key ~ ' is not in the model') }}
   {%- endif -%}
+  {% do adapter.create_schema(api.Relation.create(database=target.database, schema=segment_profiles.bookkeeping_schema())) %}
+  {% do segment_profiles.ensure_history() %}
+  {% do segment_profiles.acquire_mapping_lock(mapping_name) %}
+  {% do segment_profiles.migrate_legacy_state(mapping_name) %}
+  {% do segment_profiles.ensure_state(mapping_name) %}
   {%- set state = segment_profiles.bookkeeping_relation(mapping_name, 'state') -%}
-  {% do segment_profiles.ensure_state(state, relation, available[primary_key | lower]) %}
-  {% do run_query('delete from ' ~ state) %}
-  {#- with an empty state every usable row is captured as added -#}
+  {% do run_query('delete from ' ~ segment_profiles.bookkeeping_relation_named('segment_captures')
+      ~ " where mapping_name = '" ~ mapping_name ~ "'") %}
+  {% do segment_profiles.fold_acknowledgements(mapping_name) %}
+  {% do run_query('delete from ' ~ segment_profiles.bookkeeping_relation(mapping_name, 'attempts')) %}
+  {#- tombstones keep each key's change version: with no live state every usable row is added -#}
+  {% do run_query('update ' ~ state ~ ' set row_hash = null') %}
   {% do segment_profiles.capture_mapping(relation, item.node.name, primary_key, item.mapping, available) %}
   {%- if rebaseline -%}
     {%- set pending = segment_profiles.bookkeeping_relation(mapping_name, 'pending') -%}
-    {% do run_query('insert into ' ~ state ~ ' (record_key, row_hash, synced_at) select '
-        ~ adapter.quote(primary_key) ~ ', __sp_hash, ' ~ dbt.current_timestamp() ~ ' from '
+    {% do run_query('delete from ' ~ state ~ ' where record_key in (select __sp_key from ' ~ pending ~ ')') %}
+    {% do run_query('insert into ' ~ state ~ ' (record_key, row_hash, change_version, synced_at) select '
+        ~ "__sp_key, __sp_hash, __sp_version, " ~ dbt.current_timestamp() ~ ' from '
         ~ pending ~ " where __sp_op = 'added'") %}
     {% do run_query('delete from ' ~ pending) %}
+    {% do run_query('update ' ~ segment_profiles.bookkeeping_relation_named('segment_captures')
+        ~ " set pending_added = 0, pending_updated = 0, pending_deleted = 0 where mapping_name = '" ~ mapping_name ~ "'") %}
   {%- endif -%}
   {% do adapter.commit() %}
 {%- endmacro %}

@@ -7,13 +7,13 @@ import threading
 from collections.abc import Sequence
 
 from .mappings import Mapping
-from .warehouse import Warehouse
+from .warehouse import Ack, Warehouse
 
-_DONE: list[int] = []
+_DONE: list[Ack] = []
 
 
 class Acknowledger:
-    """Moves acknowledged rows into the state as soon as their batch is answered 2xx.
+    """Records acknowledged changes as soon as their batch is answered 2xx.
 
     Building messages never waits for the warehouse: acknowledgements queue up here, and
     whatever has queued while the last transaction ran is committed together in the next one.
@@ -23,15 +23,15 @@ class Acknowledger:
         self.warehouse = warehouse
         self.mapping = mapping
         self.error: BaseException | None = None
-        self._queue: queue.Queue[Sequence[int]] = queue.Queue()
+        self._queue: queue.Queue[Sequence[Ack]] = queue.Queue()
         self._thread = threading.Thread(
             target=self._run, name=f"acknowledge-{mapping.name}", daemon=True
         )
         self._thread.start()
 
-    def put(self, seqs: Sequence[int]) -> None:
-        if seqs:
-            self._queue.put(seqs)
+    def put(self, acks: Sequence[Ack]) -> None:
+        if acks:
+            self._queue.put(acks)
 
     def close(self) -> None:
         """Wait until every acknowledgement is committed; raise if one could not be."""
@@ -44,7 +44,7 @@ class Acknowledger:
         while True:
             item = self._queue.get()
             done = item is _DONE
-            seqs = [] if done else list(item)
+            acks = [] if done else list(item)
             while not done:
                 try:
                     more = self._queue.get_nowait()
@@ -53,10 +53,10 @@ class Acknowledger:
                 if more is _DONE:
                     done = True
                 else:
-                    seqs.extend(more)
-            if seqs and self.error is None:
+                    acks.extend(more)
+            if acks and self.error is None:
                 try:
-                    self.warehouse.acknowledge(self.mapping, seqs)
+                    self.warehouse.acknowledge(self.mapping, acks)
                 except BaseException as error:  # reported by close(); rows stay pending
                     self.error = error
             if done:

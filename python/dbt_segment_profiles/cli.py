@@ -10,11 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from .context import Context, check, load_context, require_valid, select_mappings
-from .errors import ConfigError, SegmentProfilesError
+from .context import Context, blocked_mappings, check, load_context, select_mappings
+from .errors import ConfigError, ConfigProblem, SegmentProfilesError
 from .report import Reporter
-from .results import write_results
-from .sync_engine import SyncOptions, sync_mappings
+from .sync_engine import SyncOptions
 from .version_check import warn_on_version_mismatch
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -34,6 +33,21 @@ def _add_project_arguments(parser: argparse.ArgumentParser, selection: bool = Tr
     parser.add_argument("--quiet", "-q", action="store_true", help="only errors and the summary")
 
 
+def _add_sync_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another sync or `dbt run` holding a mapping (default 0)",
+    )
+    parser.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="send the captures the mass-delete guard (max_deleted_percent) stopped",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dbt-segment",
@@ -51,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = commands.add_parser("sync", help="send pending changes to Segment")
     _add_project_arguments(sync)
+    _add_sync_arguments(sync)
 
     status = commands.add_parser("status", help="the last runs per mapping")
     _add_project_arguments(status)
@@ -64,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="take the current rows as synced: send nothing for them",
     )
+    reset.add_argument(
+        "--yes",
+        action="store_true",
+        help="with --rebaseline: mark the pending changes it reports as sent without sending",
+    )
 
     run = commands.add_parser(
         "run",
@@ -71,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Other arguments (--select, --full-refresh, ...) go to `dbt run` as given.",
     )
     _add_project_arguments(run, selection=False)
+    _add_sync_arguments(run)
 
     from .sandbox import add_sandbox_arguments
 
@@ -155,6 +176,12 @@ def _selected(ctx: Context, args: argparse.Namespace) -> list:
 def cmd_validate(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
     mappings = _selected(ctx, args)
     problems = check(ctx, mappings)
+    if not problems:
+        by_name = {m.name: m for m in mappings}
+        problems = [
+            ConfigProblem(by_name[name].model_name, name, "state", reason)
+            for name, reason in blocked_mappings(ctx, mappings).items()
+        ]
     if problems:
         raise ConfigError(problems)
     reporter.validated(mappings)
@@ -166,22 +193,25 @@ def cmd_plan(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
 
     mappings = _selected(ctx, args)
     require_valid(ctx, mappings, write_keys=False)
-    reporter.plan(plan_mappings(ctx.warehouse, mappings, args.samples))
-    return EXIT_OK
+    blocked = blocked_mappings(ctx, mappings)
+    plans = plan_mappings(ctx.warehouse, mappings, args.samples, blocked)
+    reporter.plan(plans)
+    return EXIT_CONFIG if any(p.blocked for p in plans) else EXIT_OK
 
 
 def cmd_sync(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
+    from .api import sync_context
+
     mappings = _selected(ctx, args)
-    require_valid(ctx, mappings)
+    ctx.lock_wait_seconds = args.wait
     stop = threading.Event()
     options = SyncOptions(stop=stop, progress=reporter.progress)
     previous = _install_stop_handlers(stop)
     try:
-        result = sync_mappings(ctx.warehouse, mappings, ctx.settings.profile_spaces, options)
+        result = sync_context(ctx, mappings, options, args.allow_mass_delete)
     finally:
         _restore_handlers(previous)
     reporter.sync_result(result)
-    write_results(ctx.project.target_path, result)
     return result.exit_code
 
 
@@ -200,9 +230,26 @@ def cmd_reset(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int
     if mapping is None:
         known = ", ".join(sorted(m.name for m in ctx.mappings)) or "none"
         raise SegmentProfilesError(f"no mapping named {args.mapping!r}", hint=f"mappings: {known}")
+    if args.rebaseline:
+        swallowed = ctx.warehouse.pending_counts(mapping)
+        if not args.yes:
+            raise SegmentProfilesError(
+                f"reset {mapping.name} --rebaseline would mark {sum(swallowed.values())} pending "
+                f"change(s) ({_counts_text(swallowed)}) as sent without sending them, and take "
+                "every current row as synced",
+                hint=f"run `dbt-segment reset {mapping.name} --rebaseline --yes` to do so",
+            )
+        reporter.note(
+            f"{mapping.name}: {sum(swallowed.values())} pending change(s) "
+            f"({_counts_text(swallowed)}) are marked as sent without sending"
+        )
     pending = reset_mapping(ctx, mapping, rebaseline=args.rebaseline, cli_vars=args.vars)
     reporter.reset(mapping, args.rebaseline, pending)
     return EXIT_OK
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{op} {n}" for op, n in counts.items())
 
 
 COMMANDS = {

@@ -20,13 +20,17 @@ class Context:
     settings: Settings
     mappings: list[Mapping]
     problems: list[ConfigProblem] = field(default_factory=list)
+    # how long to wait for another process holding the warehouse or a mapping's lock
+    lock_wait_seconds: float = 0.0
     _warehouse: Warehouse | None = None
 
     @property
     def warehouse(self) -> Warehouse:
         if self._warehouse is None:
             try:
-                self._warehouse = open_warehouse(self.project, self.settings.schema)
+                self._warehouse = open_warehouse(
+                    self.project, self.settings.schema, self.lock_wait_seconds
+                )
             except SegmentProfilesError:
                 raise
             except Exception as exc:
@@ -118,20 +122,50 @@ def check(ctx: Context, mappings: list[Mapping], write_keys: bool = True) -> lis
                 )
             )
             continue
+    return problems
+
+
+def relation_key(relation_name: str | None) -> str:
+    """A relation's name as capture records it: unquoted, lower case."""
+    return (relation_name or "").replace('"', "").replace("`", "").lower()
+
+
+def blocked_mappings(ctx: Context, mappings: list[Mapping]) -> dict[str, str]:
+    """Mappings whose state must not be sent from now, and why; the others are free to go.
+
+    Each is a condition of that mapping's state, not of the config: its fields changed since it
+    was captured, its state belongs to another relation, its capture predates this version, or
+    its capture would delete more than max_deleted_percent of its keys.
+    """
+    blocked: dict[str, str] = {}
+    warehouse = ctx.warehouse
+    for mapping in mappings:
         stored = warehouse.stored_fingerprint(mapping)
         if stored is not None and stored != fingerprint(mapping):
-            problems.append(
-                ConfigProblem(
-                    mapping.model_name,
-                    mapping.name,
-                    "fields",
-                    "changed since the last sync, so the state no longer matches what would be "
-                    f"sent: run `dbt-segment reset {mapping.name}` to send every row again, or "
-                    f"`dbt-segment reset {mapping.name} --rebaseline` to take the current rows "
-                    "as synced",
-                )
+            blocked[mapping.name] = (
+                "its fields changed since the last sync, so the state no longer matches what "
+                f"would be sent: run `dbt-segment reset {mapping.name}` to send every row "
+                f"again, or `dbt-segment reset {mapping.name} --rebaseline --yes` to take the "
+                "current rows as synced"
             )
-    return problems
+            continue
+        captured = warehouse.capture_status(mapping)
+        if captured is None or (captured.hash_version or 1) < 2:
+            blocked[mapping.name] = (
+                "its changes were captured by an older version of dbt-segment-profiles: run "
+                "`dbt run` (its capture moves the state to the new layout once)"
+            )
+        elif relation_key(captured.relation_name) != relation_key(mapping.relation_name):
+            blocked[mapping.name] = (
+                f"its state was captured from {captured.relation_name}, not "
+                f"{relation_key(mapping.relation_name)}: two targets (or a moved model) share "
+                f"the bookkeeping schema {ctx.settings.schema}; give each target its own "
+                "(leave vars.segment_profiles.schema unset, or include {{ target.name }} in "
+                f"it), or run `dbt-segment reset {mapping.name}` if the model moved on purpose"
+            )
+        elif captured.blocked_reason:
+            blocked[mapping.name] = f"mass-delete guard: {captured.blocked_reason}"
+    return blocked
 
 
 def require_valid(ctx: Context, mappings: list[Mapping], write_keys: bool = True) -> None:

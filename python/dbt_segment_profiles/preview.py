@@ -22,10 +22,15 @@ class MappingPlan:
     invalid_keys: int
     samples: list[dict[str, Any]] = field(default_factory=list)
     rejected_samples: list[dict[str, str]] = field(default_factory=list)
+    # why sync will not send this mapping now; None when it will
+    blocked: str | None = None
 
 
 def plan_mappings(
-    warehouse: Warehouse, mappings: list[Mapping], samples: int
+    warehouse: Warehouse,
+    mappings: list[Mapping],
+    samples: int,
+    blocked: dict[str, str] | None = None,
 ) -> list[MappingPlan]:
     """Reads only: no state changes, nothing sent."""
     plans = []
@@ -37,6 +42,7 @@ def plan_mappings(
             mapping.profile_space,
             warehouse.pending_counts(mapping),
             sum(n for _, _, n in warehouse.invalid_keys(mapping)),
+            blocked=(blocked or {}).get(mapping.name),
         )
         if samples > 0 and sum(plan.pending.values()):
             stream = warehouse.stream_pending(mapping, chunk_rows=max(samples, 100))
@@ -44,7 +50,7 @@ def plan_mappings(
                 builder = compile_mapping(mapping, stream.columns)
                 for chunk in stream:
                     for row in chunk:
-                        message = builder.build(row, row[1], row[2], row[3])
+                        message = builder.build(row, row[1], row[2], row[3], row[4])
                         if isinstance(message, Rejection):
                             reason = {"key": row[2], "reason": message.reason}
                             plan.rejected_samples.append(reason)

@@ -105,6 +105,8 @@ class Reporter:
         for p in plans:
             self._print(f"{p.mapping} ({p.model}, {p.action} -> {p.profile_space})")
             self._print(f"  pending: {_counts(p.pending)}; invalid keys: {p.invalid_keys}")
+            if p.blocked:
+                self._print(f"  blocked: {p.blocked}")
             for sample in p.samples:
                 self._print("  " + json.dumps(sample, ensure_ascii=False))
             for rejected in p.rejected_samples:
@@ -131,7 +133,12 @@ class Reporter:
                 self._print(f"  note: {m.region_note}")
             for reason in m.reasons:
                 self._print(f"  reason: {reason}")
-        status = {0: "all changes acknowledged", 1: "some rows stay pending", 130: "interrupted"}
+        status = {
+            0: "all changes acknowledged",
+            1: "some rows stay pending",
+            2: "some mappings are blocked (see above); the others were sent",
+            130: "interrupted",
+        }
         self._print(
             f"done in {result.duration_seconds:.1f}s: {status.get(result.exit_code, '')}"
             f" (exit {result.exit_code})"

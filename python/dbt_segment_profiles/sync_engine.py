@@ -69,6 +69,8 @@ class SyncResult:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
+        if any(m.status == "blocked" for m in self.mappings):
+            return 2
         return 0 if all(m.ok for m in self.mappings) else 1
 
     @property
@@ -86,6 +88,8 @@ class SyncOptions:
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Progress | None = None
     max_reasons: int = 5
+    # mapping name -> why it must not be sent now (its result says so; the exit code is 2)
+    blocked: dict[str, str] = field(default_factory=dict)
 
 
 class _SpaceSender:
@@ -127,6 +131,9 @@ def sync_mappings(
     senders: dict[str, _SpaceSender] = {}
     try:
         for mapping in mappings:
+            if mapping.name in options.blocked:
+                result.mappings.append(_blocked(warehouse, mapping, options.blocked[mapping.name]))
+                continue
             space_sender = senders.get(mapping.profile_space)
             if space_sender is None:
                 space_sender = senders[mapping.profile_space] = _SpaceSender(
@@ -141,6 +148,14 @@ def sync_mappings(
         for space_sender in senders.values():
             space_sender.close()
         result.ended_at = datetime.now(timezone.utc)
+    return result
+
+
+def _blocked(warehouse: Warehouse, mapping: Mapping, reason: str) -> MappingResult:
+    result = MappingResult(mapping.name, mapping.model_name, mapping.action, mapping.profile_space)
+    result.pending = warehouse.pending_counts(mapping)
+    result.status = "blocked"
+    result.error = reason
     return result
 
 
@@ -163,6 +178,9 @@ def _sync_one(
     if space_sender.auth_error is not None:
         result.error = _auth_message(space_sender)
     elif sum(result.pending.values()):
+        # written ahead: whatever happens to the sends, the next capture knows they may have
+        # reached Segment
+        warehouse.record_attempts(mapping)
         _MappingSender(warehouse, mapping, space_sender, options, result, issues).run()
         if space_sender.auth_error is not None:
             result.error = _auth_message(space_sender)
@@ -256,14 +274,15 @@ class _MappingSender:
         # columns); only flagged rows carry their mapped columns, and go through the builder
         finish = builder.finish
         json_at, flag_at = len(stream.columns) - 2, len(stream.columns) - 1
+        # row: sequence, operation, key, hash, change version, then the mapped columns
         for chunk in stream:
             for row in chunk:
                 if sql_built and not row[flag_at]:
-                    message = finish(row[json_at], row[2], row[3], row[1])
+                    message = finish(row[json_at], row[2], row[3], row[1], row[4])
                 else:
-                    message = build(row, row[1], row[2], row[3])
+                    message = build(row, row[1], row[2], row[3], row[4])
                 if type(message) is bytes:
-                    full = add(row[0], row[2], row[1], message)
+                    full = add(row[0], row[2], row[1], message, row[3], row[4])
                     if full is not None:
                         self._submit(full)
                 else:
@@ -305,7 +324,7 @@ class _MappingSender:
 
     def _settle(self, batch: Batch, outcome: BatchOutcome) -> None:
         result = self.result
-        self.acknowledger.put(outcome.acknowledged)
+        self.acknowledger.put(batch.acks(outcome.acknowledged))
         result.acknowledged += len(outcome.acknowledged)
         if len(outcome.acknowledged) == len(batch):
             acknowledged_ops = Counter(batch.ops)

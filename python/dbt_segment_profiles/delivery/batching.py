@@ -12,23 +12,47 @@ _ENVELOPE_BYTES = 64
 
 @dataclass
 class Batch:
-    """Messages with the pending rows they came from (sequence number, key, operation)."""
+    """Messages with the pending changes they carry (sequence number, key, operation, hash and
+    change version): an acknowledgement records exactly these."""
 
     seqs: list[int] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     ops: list[str] = field(default_factory=list)
     messages: list[bytes] = field(default_factory=list)
+    hashes: list[str | None] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
     size: int = _ENVELOPE_BYTES
 
     def __len__(self) -> int:
         return len(self.messages)
 
-    def append(self, seq: int, key: str, op: str, message: bytes) -> None:
+    def append(
+        self,
+        seq: int,
+        key: str,
+        op: str,
+        message: bytes,
+        row_hash: str | None = None,
+        version: int = 0,
+    ) -> None:
         self.seqs.append(seq)
         self.keys.append(key)
         self.ops.append(op)
         self.messages.append(message)
+        self.hashes.append(row_hash)
+        self.versions.append(version)
         self.size += len(message) + 1
+
+    def acks(self, acknowledged: list[int]) -> list[tuple[str, str | None, str, int]]:
+        """What acknowledging these sequence numbers records: key, hash, operation, version."""
+        if len(acknowledged) == len(self.seqs):
+            return list(zip(self.keys, self.hashes, self.ops, self.versions))
+        chosen = set(acknowledged)
+        return [
+            (k, h, o, v)
+            for s, k, h, o, v in zip(self.seqs, self.keys, self.hashes, self.ops, self.versions)
+            if s in chosen
+        ]
 
     def body(self, sent_at: str) -> bytes:
         return (
@@ -45,6 +69,8 @@ class Batch:
             self.keys[start:stop],
             self.ops[start:stop],
             self.messages[start:stop],
+            self.hashes[start:stop],
+            self.versions[start:stop],
         )
         part.size = _ENVELOPE_BYTES + sum(len(m) + 1 for m in part.messages)
         return part
@@ -60,7 +86,15 @@ class Batcher:
         self.max_messages = max_messages
         self._current = Batch()
 
-    def add(self, seq: int, key: str, op: str, message: bytes) -> Batch | None:
+    def add(
+        self,
+        seq: int,
+        key: str,
+        op: str,
+        message: bytes,
+        row_hash: str | None = None,
+        version: int = 0,
+    ) -> Batch | None:
         current = self._current
         full = None
         if current.messages and (
@@ -69,7 +103,7 @@ class Batcher:
         ):
             full = current
             current = self._current = Batch()
-        current.append(seq, key, op, message)
+        current.append(seq, key, op, message, row_hash, version)
         return full
 
     def flush(self) -> Batch | None:

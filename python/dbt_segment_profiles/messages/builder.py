@@ -124,10 +124,13 @@ def _value_getter(indexes: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any
     return itemgetter(*indexes)
 
 
-def message_id_for(mapping_name: str, key: Any, row_hash: str | None, operation: str) -> str:
-    """The deterministic messageId of a change, so a resend is de-duplicated by Segment."""
+def message_id_for(
+    mapping_name: str, key: Any, row_hash: str | None, operation: str, version: int = 0
+) -> str:
+    """The deterministic messageId of a change: the same for every resend of it (so Segment
+    de-duplicates them), different for every new change of the key (its change version)."""
     digest = hashlib.blake2b(_id_seed(mapping_name), digest_size=16)
-    digest.update(_id_text(key, row_hash, operation))
+    digest.update(_id_text(key, row_hash, operation, version))
     return "sp-" + digest.hexdigest()
 
 
@@ -135,9 +138,11 @@ def _id_seed(mapping_name: str) -> bytes:
     return f"{mapping_name}\x1f".encode("utf-8", "surrogatepass")
 
 
-def _id_text(key: Any, row_hash: str | None, operation: str) -> bytes:
+def _id_text(key: Any, row_hash: str | None, operation: str, version: int) -> bytes:
     # The key goes last: it is the only part that might contain the separator.
-    return f"{operation}\x1f{row_hash or ''}\x1f{key}".encode("utf-8", "surrogatepass")
+    return f"{operation}\x1f{row_hash or ''}\x1f{version}\x1f{key}".encode(
+        "utf-8", "surrogatepass"
+    )
 
 
 class MessageBuilder:
@@ -173,18 +178,25 @@ class MessageBuilder:
         self._used_columns = used_columns
         self._id_seed = hashlib.blake2b(_id_seed(mapping.name), digest_size=16)
 
-    def finish(self, head: str, key: str, row_hash: str | None, operation: str) -> bytes:
+    def finish(
+        self, head: str, key: str, row_hash: str | None, operation: str, version: int = 0
+    ) -> bytes:
         """A message the warehouse wrote up to its messageId, completed as `build` would."""
         digest = self._id_seed.copy()
-        digest.update(_id_text(key, row_hash, operation))
+        digest.update(_id_text(key, row_hash, operation, version))
         return (head + ',"messageId":"sp-' + digest.hexdigest() + MESSAGE_TAIL).encode()
 
     def build(
-        self, row: Sequence[Any], operation: str, key: str, row_hash: str | None
+        self,
+        row: Sequence[Any],
+        operation: str,
+        key: str,
+        row_hash: str | None,
+        version: int = 0,
     ) -> bytes | Rejection:
         """The message as compact JSON bytes, or a Rejection; never raises for row content."""
         try:
-            message = self._message(row, operation, key, row_hash, False)
+            message = self._message(row, operation, key, row_hash, version, False)
             if type(message) is Rejection:
                 return message
             try:
@@ -192,7 +204,7 @@ class MessageBuilder:
             except orjson.JSONEncodeError:
                 # The fast path let through an integer wider than 64 bits (or a string orjson
                 # can't encode): convert every value on the careful path instead.
-                message = self._message(row, operation, key, row_hash, True)
+                message = self._message(row, operation, key, row_hash, version, True)
                 if type(message) is Rejection:
                     return message
                 data = orjson.dumps(message)
@@ -207,7 +219,13 @@ class MessageBuilder:
         return data
 
     def _message(
-        self, row: Sequence[Any], operation: str, key: str, row_hash: str | None, careful: bool
+        self,
+        row: Sequence[Any],
+        operation: str,
+        key: str,
+        row_hash: str | None,
+        version: int,
+        careful: bool,
     ) -> dict[str, Any] | Rejection:
         user_id = _read_id(self._user_id, row, "user_id")
         anonymous_id = _read_id(self._anonymous_id, row, "anonymous_id")
@@ -252,7 +270,7 @@ class MessageBuilder:
             if spec is not None and operation != "deleted":
                 return _missing_required("message_id", spec, row)
             digest = self._id_seed.copy()
-            digest.update(_id_text(key, row_hash, operation))
+            digest.update(_id_text(key, row_hash, operation, version))
             message_id = "sp-" + digest.hexdigest()
         elif len(message_id) >= MAX_MESSAGE_ID:
             return Rejection(

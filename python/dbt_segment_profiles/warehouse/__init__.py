@@ -4,18 +4,39 @@ from __future__ import annotations
 
 from ..errors import SegmentProfilesError
 from ..project import DbtProject
-from .base import PendingStream, RecordIssue, RunRecord, Warehouse, quote
+from .base import (
+    Ack,
+    CaptureStatus,
+    MappingsLocked,
+    PendingStream,
+    RecordIssue,
+    RunRecord,
+    Warehouse,
+    quote,
+)
 
-__all__ = ["PendingStream", "RecordIssue", "RunRecord", "Warehouse", "open_warehouse", "quote"]
+__all__ = [
+    "Ack",
+    "CaptureStatus",
+    "MappingsLocked",
+    "PendingStream",
+    "RecordIssue",
+    "RunRecord",
+    "Warehouse",
+    "open_warehouse",
+    "quote",
+]
 
 
-def open_warehouse(project: DbtProject, schema: str) -> Warehouse:
+def open_warehouse(project: DbtProject, schema: str, wait_seconds: float = 0.0) -> Warehouse:
     """A connection to the target's warehouse, for the bookkeeping schema given."""
     kind = project.adapter_type
     if kind == "duckdb":
         from .duckdb import DuckDBWarehouse
 
-        return DuckDBWarehouse(schema, project.target.get("path", ":memory:"), project.project_dir)
+        return DuckDBWarehouse(
+            schema, project.target.get("path", ":memory:"), project.project_dir, wait_seconds
+        )
     if kind == "postgres":
         from .postgres import PostgresWarehouse
 

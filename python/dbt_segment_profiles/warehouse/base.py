@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +11,9 @@ from typing import Any
 from ..mappings import Mapping
 
 OPERATIONS = ("added", "updated", "deleted")
-INTERNAL_COLUMNS = ("__sp_seq", "__sp_op", "__sp_key", "__sp_hash")
+INTERNAL_COLUMNS = ("__sp_seq", "__sp_op", "__sp_key", "__sp_hash", "__sp_version")
+# what an acknowledgement records of each row: exactly what its batch carried
+Ack = tuple[str, str | None, str, int]  # key, hash, operation, change version
 
 
 def quote(identifier: str) -> str:
@@ -19,28 +21,43 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
-    """Sorted, consecutive runs of sequence numbers: [1,2,3,7] -> [(1,3),(7,7)]."""
-    ranges: list[tuple[int, int]] = []
-    for seq in sorted(seqs):
-        if ranges and seq == ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], seq)
-        else:
-            ranges.append((seq, seq))
-    return ranges
-
-
-_RANGES_PER_STATEMENT = 200
+_ROWS_PER_INSERT = 2_000
 # a warehouse-written message longer than this may pass 32 KB with its messageId and tail
 _SQL_MESSAGE_LIMIT = 32_768 - 256
 
 
-def _range_condition(ranges: Sequence[tuple[int, int]]) -> str:
-    # integers only, so inlining is safe; ranges keep the statement short for big batches
-    parts = [
-        f"__sp_seq = {lo}" if lo == hi else f"__sp_seq between {lo} and {hi}" for lo, hi in ranges
-    ]
-    return "(" + " or ".join(parts) + ")" if parts else "(1 = 0)"
+def _literal(value: Any) -> str:
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class MappingsLocked(Exception):
+    """Another process holds the lock of some mappings: (mapping, who and since when)."""
+
+    def __init__(self, holders: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{m}: {h}" for m, h in holders))
+        self.holders = holders
+
+
+@dataclass(frozen=True)
+class CaptureStatus:
+    """A mapping's row in segment_captures: what its last capture saw and decided."""
+
+    relation_name: str | None
+    key_column: str | None
+    key_type: str | None
+    hash_version: int | None
+    pending_added: int | None
+    pending_updated: int | None
+    pending_deleted: int | None
+    state_rows: int | None
+    deleting: int | None
+    blocked_reason: str | None
+    allow_mass_delete: bool | None
+    captured_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -158,21 +175,41 @@ class Warehouse:
 
     def _unacknowledged(self, mapping: Mapping) -> str:
         pending = self.mapping_table(mapping, "pending")
-        state = self.mapping_table(mapping, "state")
-        pk = quote(mapping.primary_key)
-        # a pending row is done once the state holds its hash (or, for a delete, lost its key)
+        acks = self.mapping_table(mapping, "acks")
+        # a pending row is done once an acknowledgement of its change version is recorded
         return (
-            f"from {pending} as p left join {state} as s on s.record_key = p.{pk} "
-            "where case when p.__sp_op = 'deleted' then s.record_key is not null "
-            "else s.row_hash is null or s.row_hash <> p.__sp_hash end"
+            f"from {pending} as p where not exists (select 1 from {acks} as a "
+            "where a.record_key = p.__sp_key and a.change_version = p.__sp_version)"
         )
 
+    def capture_status(self, mapping: Mapping) -> CaptureStatus | None:
+        """What the mapping's last capture recorded; None before its first one."""
+        if not self.table_exists("segment_captures"):
+            return None
+        rows = self.query(
+            "select relation_name, key_column, key_type, hash_version, pending_added, "
+            "pending_updated, pending_deleted, state_rows, deleting, blocked_reason, "
+            f"allow_mass_delete, captured_at from {self.table('segment_captures')} "
+            f"where mapping_name = {self.param}",
+            (mapping.name,),
+        )
+        return CaptureStatus(*rows[0]) if rows else None
+
     def pending_counts(self, mapping: Mapping) -> dict[str, int]:
+        """Unacknowledged changes by operation: the capture's counts less the acks since."""
         counts = dict.fromkeys(OPERATIONS, 0)
-        for op, n in self.query(
-            f"select p.__sp_op, count(*) {self._unacknowledged(mapping)} group by 1"
-        ):
-            counts[op] = int(n)
+        captured = self.capture_status(mapping)
+        if captured is None:
+            return counts
+        counts.update(
+            added=int(captured.pending_added or 0),
+            updated=int(captured.pending_updated or 0),
+            deleted=int(captured.pending_deleted or 0),
+        )
+        acks = self.mapping_table(mapping, "acks")
+        for op, n in self.query(f"select operation, count(*) from {acks} group by operation"):
+            if op in counts:
+                counts[op] = max(0, counts[op] - int(n))
         return counts
 
     def invalid_keys(self, mapping: Mapping) -> list[tuple[str | None, str, int]]:
@@ -203,7 +240,7 @@ class Warehouse:
             if column in kinds:
                 expression = self.iso_utc_sql(expression, kinds[column])
             selected.append(f"{expression} as {quote(column)}")
-        internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash"
+        internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
         source = self._unacknowledged(mapping)
         if lane is None:
             sql = f"select {internal}, {', '.join(selected)} {source} {self.stream_order}"
@@ -213,7 +250,7 @@ class Warehouse:
             f"case when __sp_python then {quote(c)} end as {quote(c)}" for c in mapping.columns
         ]
         sql = (
-            f"select __sp_seq, __sp_op, __sp_key, __sp_hash, {', '.join(flagged)}, "
+            f"select __sp_seq, __sp_op, __sp_key, __sp_hash, __sp_version, {', '.join(flagged)}, "
             "__sp_json, __sp_python from (select *, __sp_needs_python "
             f"or {self.byte_length_sql}(__sp_json) > {_SQL_MESSAGE_LIMIT} as __sp_python from ("
             f"select {internal}, {', '.join(selected)}, {lane.json} as __sp_json, "
@@ -222,28 +259,65 @@ class Warehouse:
         return self.stream(sql, chunk_rows)
 
     # writing ---------------------------------------------------------------------------
-    def acknowledge(self, mapping: Mapping, seqs: Sequence[int]) -> None:
-        """Move acknowledged rows into the state, in one transaction."""
-        ranges = seq_ranges(seqs)
-        if not ranges:
+    def acknowledge(self, mapping: Mapping, acks: Sequence[Ack]) -> None:
+        """Record what Segment acknowledged, as the batches carried it, in one transaction."""
+        if not acks:
             return
-        pending = self.mapping_table(mapping, "pending")
-        state = self.mapping_table(mapping, "state")
-        pk = quote(mapping.primary_key)
+        table = self.mapping_table(mapping, "acks")
         with self.transaction() as cur:
-            # out-of-order rows make many ranges: keep each statement a reasonable size
-            for start in range(0, len(ranges), _RANGES_PER_STATEMENT):
-                condition = _range_condition(ranges[start : start + _RANGES_PER_STATEMENT])
-                # an added row has no state row to replace: only updates and deletes do
-                cur.execute(
-                    f"delete from {state} where record_key in (select {pk} from {pending} "
-                    f"where {condition} and __sp_op <> 'added')"
-                )
-                cur.execute(
-                    f"insert into {state} (record_key, row_hash, synced_at) "
-                    f"select {pk}, __sp_hash, current_timestamp from {pending} "
-                    f"where {condition} and __sp_op <> 'deleted'"
-                )
+            self.insert_rows(
+                cur,
+                table,
+                ("record_key", "row_hash", "operation", "change_version"),
+                acks,
+                extra=("acked_at", "current_timestamp"),
+            )
+
+    def record_attempts(self, mapping: Mapping) -> None:
+        """Before sending: what this sync sets out to send. An attempt no acknowledgement
+        covers is in doubt, and the next capture sends its key's current value again."""
+        attempts = self.mapping_table(mapping, "attempts")
+        with self.transaction() as cur:
+            cur.execute(
+                f"insert into {attempts} (record_key, row_hash, operation, change_version) "
+                f"select p.__sp_key, p.__sp_hash, p.__sp_op, p.__sp_version "
+                f"{self._unacknowledged(mapping)} and not exists (select 1 from {attempts} as t "
+                "where t.record_key = p.__sp_key and t.change_version = p.__sp_version)"
+            )
+
+    def allow_mass_delete(self, mapping: Mapping) -> None:
+        """The user confirmed a blocked capture: its deletes go out, the next capture applies
+        the rest."""
+        self.execute(
+            f"update {self.table('segment_captures')} set allow_mass_delete = true, "
+            f"blocked_reason = null where mapping_name = {self.param}",
+            (mapping.name,),
+        )
+
+    def insert_rows(
+        self,
+        cur: Any,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        extra: tuple[str, str] | None = None,
+    ) -> None:
+        """Many rows in few statements: literals inlined (texts escaped, numbers as such)."""
+        names = ", ".join(columns) + (f", {extra[0]}" if extra else "")
+        tail = f", {extra[1]})" if extra else ")"
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            values = ",".join(
+                "(" + ",".join(map(_literal, row)) + tail
+                for row in rows[start : start + _ROWS_PER_INSERT]
+            )
+            cur.execute(f"insert into {table} ({names}) values {values}")
+
+    # locks -------------------------------------------------------------------------------
+    def lock_mappings(self, mappings: Sequence[Mapping], wait_seconds: float) -> None:
+        """Take each mapping's lock (shared with capture) or raise MappingsLocked."""
+
+    def unlock_mappings(self) -> None:
+        """Release every lock lock_mappings took."""
 
     def has_history(self) -> bool:
         return self.table_exists("segment_runs") and self.table_exists("segment_mappings")

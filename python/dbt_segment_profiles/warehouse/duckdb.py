@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,10 +11,12 @@ from typing import Any
 
 import orjson
 
+from ..errors import SegmentProfilesError
 from ..mappings import Mapping
 from .base import PendingStream, SqlMessages, Warehouse
 from .duckdb_messages import sql_messages as duckdb_sql_messages
 
+_LOCK_HOLDER = re.compile(r"lock is held in (\S+) \(PID (\d+)\)")
 # enough for the runner's joins to stream and spill; keeps sync memory flat as tables grow
 MEMORY_LIMIT = "32MB"
 _TEMPORAL = {
@@ -32,7 +36,7 @@ class DuckDBWarehouse(Warehouse):
     stream_order = ""
     byte_length_sql = "strlen"
 
-    def __init__(self, schema: str, path: str, project_dir: Path):
+    def __init__(self, schema: str, path: str, project_dir: Path, wait_seconds: float = 0.0):
         super().__init__(schema)
         import duckdb
 
@@ -40,7 +44,7 @@ class DuckDBWarehouse(Warehouse):
         if str(path) != ":memory:" and not database.is_absolute():
             # dbt resolves a relative DuckDB path against the directory dbt runs in
             database = project_dir / database
-        self._conn = duckdb.connect(str(database))
+        self._conn = _connect(duckdb, str(database), wait_seconds)
         # DuckDB's buffer pool would otherwise grow with the tables read; bounded, it spills to
         # disk. Set, not passed to connect, and restored on close: dbt may share the database
         # instance in this process.
@@ -104,6 +108,31 @@ class DuckDBWarehouse(Warehouse):
                 reader.close()
 
         return PendingStream(columns, chunks())
+
+
+def _connect(duckdb: Any, database: str, wait_seconds: float) -> Any:
+    """DuckDB admits one process per database file: wait for the other one, or say who it is."""
+    deadline = time.monotonic() + max(0.0, wait_seconds)
+    while True:
+        try:
+            return duckdb.connect(database)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise
+            if time.monotonic() >= deadline:
+                holder = _LOCK_HOLDER.search(text)
+                who = (
+                    f"process {holder.group(1)} (PID {holder.group(2)})"
+                    if holder
+                    else "another process"
+                )
+                raise SegmentProfilesError(
+                    f"the DuckDB file {database} is in use by {who}: a `dbt run` or another "
+                    "`dbt-segment sync` holds it, and DuckDB admits one writer at a time",
+                    hint="wait for it to end, or pass --wait SECONDS to wait for it",
+                ) from None
+            time.sleep(0.5)
 
 
 def _parse_json(rows: list[tuple], indexes: list[int]) -> list[tuple]:

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import os
+import socket
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any
 
-from .base import PendingStream, Warehouse
+from ..mappings import Mapping
+from .base import MappingsLocked, PendingStream, Warehouse
 
 _cursor_names = itertools.count()
 # type OIDs of date, timestamp and timestamptz
 _TEMPORAL = {1082: "date", 1114: "timestamp", 1184: "timestamptz"}
+# the advisory lock space of this package: capture (macros/locks/acquire_mapping_lock.sql) and
+# sync take the same (class, hashtext(schema.mapping)) lock
+LOCK_CLASS = 24167
 
 
 class PostgresWarehouse(Warehouse):
@@ -39,6 +47,7 @@ class PostgresWarehouse(Warehouse):
         self._connect_args = {k: v for k, v in self._connect_args.items() if v is not None}
         self._conn = psycopg2.connect(**self._connect_args)
         self._reader = None
+        self._locked: list[str] = []
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -64,6 +73,60 @@ class PostgresWarehouse(Warehouse):
         if kind == "timestamptz":
             expression = f"({expression} at time zone 'UTC')"
         return f"""to_char({expression}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+
+    def lock_mappings(self, mappings: Sequence[Mapping], wait_seconds: float) -> None:
+        deadline = time.monotonic() + max(0.0, wait_seconds)
+        since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        # who holds the lock is what a second sync or a waiting capture reports
+        self.execute(
+            "select set_config('application_name', %s, false)",
+            (f"dbt-segment sync (pid {os.getpid()} on {socket.gethostname()}, since {since})",),
+        )
+        waiting = [m.name for m in mappings]
+        while True:
+            for name in list(waiting):
+                rows = self.query(
+                    f"select pg_try_advisory_lock({LOCK_CLASS}, "
+                    "hashtext(%s) & 2147483647)",
+                    (self._lock_key(name),),
+                )
+                if rows[0][0]:
+                    self._locked.append(name)
+                    waiting.remove(name)
+            if not waiting:
+                return
+            if time.monotonic() >= deadline:
+                holders = [(name, self._lock_holder(name)) for name in waiting]
+                self.unlock_mappings()
+                raise MappingsLocked(holders)
+            time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+
+    def unlock_mappings(self) -> None:
+        for name in self._locked:
+            self.query(
+                f"select pg_advisory_unlock({LOCK_CLASS}, hashtext(%s) & 2147483647)",
+                (self._lock_key(name),),
+            )
+        self._locked = []
+
+    def _lock_key(self, mapping_name: str) -> str:
+        return f"{self.schema}.{mapping_name}"
+
+    def _lock_holder(self, mapping_name: str) -> str:
+        rows = self.query(
+            "select coalesce(nullif(a.application_name, ''), 'a session'), a.pid, "
+            "to_char(coalesce(a.xact_start, a.backend_start) at time zone 'UTC', "
+            "'YYYY-MM-DD HH24:MI:SS') from pg_locks as l join pg_stat_activity as a "
+            "on a.pid = l.pid where l.locktype = 'advisory' and l.granted "
+            f"and l.classid = {LOCK_CLASS} and l.objid = (hashtext(%s) & 2147483647)::oid",
+            (self._lock_key(mapping_name),),
+        )
+        if not rows:
+            return "another session (it has just ended)"
+        name, pid, since = rows[0]
+        if name.startswith("dbt-segment sync"):
+            return name
+        return f"{name} (pid {pid}, since {since} UTC)"
 
     def close(self) -> None:
         self._conn.close()

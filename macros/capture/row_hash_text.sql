@@ -1,0 +1,6 @@
+{% macro row_hash_text(column, types) -%}
+  {%- if types is none -%}
+    {{ return('cast(' ~ adapter.quote(column) ~ ' as ' ~ dbt.type_string() ~ ')') }}
+  {%- endif -%}
+  {{ return(segment_profiles.hashable_text(adapter.quote(column), types.get(column))) }}
+{%- endmacro %}
