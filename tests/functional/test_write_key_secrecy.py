@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 from pathlib import Path
@@ -12,7 +13,13 @@ from dbt.tests.util import run_dbt
 
 from dbt_segment_profiles.cli import main
 from dbt_segment_profiles.sandbox import Faults, Sandbox
-from segment_testing import ENDPOINT_ENV, WRITE_KEY_ENV, release_duckdb, write_seed
+from segment_testing import (
+    ENDPOINT_ENV,
+    WRITE_KEY_ENV,
+    release_duckdb,
+    segment_project_config,
+    write_seed,
+)
 
 SECRET = "wk-SECRET-7f3a9c21e5"
 
@@ -98,3 +105,45 @@ class TestWriteKeySecrecy:
             database = Path(project.adapter.config.credentials.path)
             for path in (database, Path(f"{database}.wal")):
                 assert not path.exists() or SECRET.encode() not in path.read_bytes()
+
+
+class TestAKeyEchoedByTheServerIsRedacted:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project_config_update(cls) -> dict[str, Any]:
+        return segment_project_config(
+            max_attempts=2, backoff_seconds=0.01, max_backoff_seconds=0.05
+        )
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_users.sql": "select * from {{ ref('raw_users') }}", "schema.yml": YML}
+
+    def test_stdout_results_file_and_issue_table_carry_no_form_of_the_key(
+        self, project: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(WRITE_KEY_ENV, SECRET)
+        run_dbt(["deps"])
+        write_seed(project, "raw_users", "id,email", [(1, "a@x.io"), (2, "b@x.io")])
+        run_dbt(["run"])
+        forms = [SECRET] + [
+            base64.b64encode(raw.encode()).decode().rstrip("=") for raw in (f"{SECRET}:", SECRET)
+        ]
+        results_file = Path(project.project_root) / "target" / "segment_sync_results.json"
+        issues = f"select kind, reason from {project.test_schema}_segment.segment_record_issues"
+        texts = []
+        # a proxy echoing the credentials in a 400 (rejected), a 401 and a 503 (failed)
+        for status in (400, 401, 503):
+            faults = Faults(always_status=status, echo_authorization=True)
+            with Sandbox(write_key=SECRET, faults=faults) as box:
+                monkeypatch.setenv(ENDPOINT_ENV, box.url)
+                for command in (["sync"], ["sync", "--json"], ["status"]):
+                    texts.append(run_cli(project, *command)[1])
+                    texts.append(results_file.read_text())
+            rows = project.run_sql(issues, fetch="all")
+            assert {kind for kind, _ in rows} == {"rejected" if status == 400 else "failed"}
+            texts.append(repr(rows))
+
+        assert not [(form, text) for text in texts for form in forms if form in text]
+        assert sum("[redacted]" in text for text in texts) >= 9  # the echo did reach them all

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import threading
 import time
@@ -11,6 +12,7 @@ import pytest
 
 from dbt_segment_profiles.delivery.batching import MAX_BATCH_BYTES, Batch, Batcher
 from dbt_segment_profiles.delivery.ratelimit import RateLimiter
+from dbt_segment_profiles.delivery.redaction import Redactor
 from dbt_segment_profiles.delivery.retry import RetryPolicy, is_retryable, parse_retry_after
 from dbt_segment_profiles.delivery.sender import Sender
 from dbt_segment_profiles.sandbox import Faults, Sandbox
@@ -73,10 +75,10 @@ def test_backoff_grows_with_jitter_and_retry_after_is_honoured_up_to_300_s() -> 
     assert parse_retry_after("3") == 3.0 and parse_retry_after("Wed, 21 Oct 2015") is None
 
 
-def sender_for(box: Sandbox, **kwargs: object) -> Sender:
+def sender_for(box: Sandbox, key: str = "k", **kwargs: object) -> Sender:
     return Sender(
         f"{box.url}/v1/batch",
-        "k",
+        key,
         RateLimiter(1000),
         policy=RetryPolicy(max_attempts=4, backoff_seconds=0.01, max_backoff_seconds=0.02),
         **kwargs,
@@ -120,6 +122,60 @@ def test_401_is_reported_as_an_auth_failure_without_retrying() -> None:
         assert box.stats.snapshot()["requests"] == 1
     assert outcome.auth_error is not None and outcome.auth_error.status == 401
     assert "k" not in str(outcome.auth_error).split(":")[-1].split()
+
+
+SECRET = "wk-SECRET-7f3a9c21e5?>"  # "?>" puts a "/" in its base64 forms
+
+
+def secret_forms(key: str) -> list[str]:
+    """The key as sent, unpadded: any padded form contains these."""
+    encoded = [base64.b64encode(raw.encode()).decode().rstrip("=") for raw in (f"{key}:", key)]
+    return [key, *encoded]
+
+
+def test_redaction_removes_the_key_in_every_form_we_send_it() -> None:
+    redact = Redactor(SECRET)
+    with_colon, without = (base64.b64encode(r.encode()).decode() for r in (f"{SECRET}:", SECRET))
+    assert "/" in with_colon + without and "=" in with_colon + without
+    text = (
+        f"Authorization: Basic {with_colon} raw {SECRET}, bare {without}, unpadded "
+        f"{without.rstrip('=')}, json {with_colon.replace('/', chr(92) + '/')} x{SECRET}y"
+    )
+    redacted = redact(text)
+    assert not [form for form in secret_forms(SECRET) if form in redacted]
+    assert redacted.startswith("Authorization: [redacted] raw [redacted], bare [redacted],")
+    assert redacted.endswith("x[redacted]y")
+    assert Redactor("")("nothing to hide") == "nothing to hide"
+    assert SECRET not in repr(redact)
+
+
+def test_error_body_echoing_the_authorization_header_is_redacted() -> None:
+    reasons = []
+    for status in (400, 401, 500):
+        faults = Faults(always_status=status, echo_authorization=True)
+        with Sandbox(write_key=SECRET, faults=faults) as box:
+            outcome = sender_for(box, key=SECRET).deliver(batch_of([message(1), message(2)]))
+        entries = outcome.rejected + outcome.failed
+        assert outcome.acknowledged == [] and len(entries) == 2
+        reasons += [reason for *_, reason in entries] + [str(outcome.auth_error or "")]
+    assert not [(form, r) for r in reasons for form in secret_forms(SECRET) if form in r]
+    assert all("[redacted]" in reason for reason in reasons if reason)
+
+
+def test_2xx_with_an_error_body_is_not_an_acknowledgement() -> None:
+    with Sandbox(write_key="k", faults=Faults(fail_200=1.0)) as box:
+        outcome = sender_for(box).deliver(batch_of([message(1), message(2)]))
+        assert box.stats.snapshot()["requests"] == 4  # retried like a 5xx, then given up
+    assert outcome.acknowledged == [] and [seq for seq, *_ in outcome.failed] == [0, 1]
+    reason = outcome.failed[0][3]
+    assert reason.startswith("HTTP 200 with an error in its body: injected fault: HTTP 200")
+    assert reason.endswith("(after 4 attempts)")
+    # one such answer among good ones costs a retry, not the batch
+    with Sandbox(write_key="k", faults=Faults(fail_200=0.5, seed=1)) as box:
+        sender = sender_for(box)
+        outcomes = [sender.deliver(batch_of([message(i)])) for i in range(10)]
+        assert box.stats.snapshot()["statuses"][200] > 10
+    assert all(o.acknowledged for o in outcomes)
 
 
 def test_stop_interrupts_retries() -> None:

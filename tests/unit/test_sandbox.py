@@ -251,6 +251,19 @@ def test_latency_and_always_status() -> None:
         assert time.monotonic() - started >= 0.15
 
 
+def test_fail_200_reports_an_error_and_echo_authorization_quotes_the_credentials() -> None:
+    with Sandbox(write_key=KEY, faults=Faults(fail_200=1.0, echo_authorization=True)) as sandbox:
+        r = post(sandbox, {"batch": [msg(1)]})
+        assert r.status_code == 200 and r.json()["success"] is False and r.json()["error"]
+        assert basic(KEY)["Authorization"] in r.text and KEY in r.text
+        snap = sandbox.stats.snapshot()
+        assert snap["statuses"] == {200: 1} and snap["accepted_batches"] == 0
+    parser = argparse.ArgumentParser()
+    add_sandbox_arguments(parser)
+    args = parser.parse_args(["--fail-200", "0.5", "--echo-authorization"])
+    assert args.fail_200 == 0.5 and args.echo_authorization
+
+
 def test_count_only_counts_without_recording(out: Path) -> None:
     with Sandbox(output=out, write_key=KEY, count_only=True) as sandbox:
         assert post(sandbox, {"batch": [msg(i) for i in range(10)]}).status_code == 200

@@ -9,15 +9,23 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
 from .. import __version__
 from .batching import Batch
 from .ratelimit import RateLimiter
+from .redaction import Redactor
 from .retry import RetryPolicy, is_retryable, parse_retry_after
 
 Entry = tuple[int, str, str, str]  # seq, key, operation, reason
+
+# Segment's usual 2xx bodies: acknowledged without parsing
+PLAIN_ACKNOWLEDGEMENTS = frozenset({b"", b'{"success":true}', b'{"success": true}'})
+# a 2xx body larger than this is not parsed, and acknowledges: checking stays cheap
+MAX_INSPECTED_BODY_BYTES = 64 * 1024
+MAX_REASON_CHARS = 500
 
 
 class AuthFailed(Exception):
@@ -49,13 +57,43 @@ def iso_now() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def _reason(response: requests.Response) -> str:
+def _json_object(content: bytes) -> dict | None:
     try:
-        body = response.json()
-        message = body.get("message") or body.get("error") or response.text
-    except ValueError:
-        message = response.text
-    return f"HTTP {response.status_code}: {str(message)[:500]}".rstrip(": ")
+        doc = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _message(doc: dict, *names: str) -> str:
+    for name in names:
+        value = doc.get(name)
+        if value:
+            return value if isinstance(value, str) else orjson.dumps(value).decode()
+    return ""
+
+
+def _answer_text(response: requests.Response) -> str:
+    """The answer's status and message, unredacted and uncut (Sender._reason does both)."""
+    doc = _json_object(response.content)
+    message = _message(doc, "message", "error", "errors") if doc is not None else ""
+    return f"HTTP {response.status_code}: {message or response.text}".rstrip(": ")
+
+
+def _error_in_2xx(response: requests.Response) -> str | None:
+    """The error a 2xx answer's body reports, None when the answer acknowledges the batch.
+
+    A JSON object with `"success": false` or a non-empty `error`/`errors` is an error; empty,
+    non-JSON and large bodies acknowledge, as they do for Segment's own clients.
+    """
+    content = response.content
+    if content in PLAIN_ACKNOWLEDGEMENTS or len(content) > MAX_INSPECTED_BODY_BYTES:
+        return None
+    doc = _json_object(content)
+    if doc is None or not (doc.get("success") is False or doc.get("error") or doc.get("errors")):
+        return None
+    message = _message(doc, "message", "error", "errors") or response.text
+    return f"HTTP {response.status_code} with an error in its body: {message}"
 
 
 class Sender:
@@ -85,6 +123,7 @@ class Sender:
         }
         if use_gzip:
             self._headers["Content-Encoding"] = "gzip"
+        self._redact = Redactor(write_key)
         self._local = threading.local()
         self._rng = random.Random()
 
@@ -101,10 +140,10 @@ class Sender:
     def deliver(self, batch: Batch) -> BatchOutcome:
         """Send a batch until Segment acknowledges it, isolating messages it answers 400 for."""
         outcome = BatchOutcome()
-        status, reason, requests_made = self._post(batch)
+        acknowledged, status, reason, requests_made = self._post(batch)
         outcome.requests += requests_made
         entries = list(zip(batch.seqs, batch.keys, batch.ops))
-        if status is not None and 200 <= status < 300:
+        if acknowledged:
             outcome.acknowledged = list(batch.seqs)
         elif status == 400 and len(batch) > 1:
             for half in batch.halves():
@@ -118,14 +157,20 @@ class Sender:
             outcome.failed = [(s, k, o, reason) for s, k, o in entries]
         return outcome
 
-    def _post(self, batch: Batch) -> tuple[int | None, str, int]:
-        """The final status (None when no answer came) and reason, and the requests made."""
+    def _reason(self, text: str) -> str:
+        """A reason fit to print and store: the write key redacted, then cut to length."""
+        # redacted before cutting, so no cut can leave part of the key unrecognised
+        return self._redact(text)[:MAX_REASON_CHARS]
+
+    def _post(self, batch: Batch) -> tuple[bool, int | None, str, int]:
+        """Whether Segment acknowledged the batch, the final status (None when no answer came),
+        the reason, and the requests made."""
         attempt = 0
         reason = "not sent"
         status: int | None = None
         while attempt < self.policy.max_attempts:
             if self.stop.is_set():
-                return None, "interrupted before Segment answered", attempt
+                return False, None, "interrupted before Segment answered", attempt
             attempt += 1
             self.rate_limiter.acquire()
             body = batch.body(iso_now())
@@ -138,19 +183,24 @@ class Sender:
                 )
                 status = response.status_code
                 if 200 <= status < 300:
-                    return status, "", attempt
-                reason = _reason(response)
-                if not is_retryable(status):
-                    return status, reason, attempt
+                    error = _error_in_2xx(response)
+                    if error is None:
+                        return True, status, "", attempt
+                    # not an acknowledgement: retried like a 5xx
+                    reason = self._reason(error)
+                else:
+                    reason = self._reason(_answer_text(response))
+                    if not is_retryable(status):
+                        return False, status, reason, attempt
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
             except requests.RequestException as exc:
                 # no answer: the batch may or may not have arrived; resending is safe because
                 # Segment de-duplicates by messageId
                 status = None
-                reason = f"no answer from {self.url}: {type(exc).__name__}"
+                reason = self._reason(f"no answer from {self.url}: {type(exc).__name__}")
                 self._local.session = None
             if attempt < self.policy.max_attempts:
                 delay = self.policy.delay(attempt, retry_after, self._rng)
                 if self.stop.wait(delay):
-                    return None, "interrupted before Segment answered", attempt
-        return status, f"{reason} (after {attempt} attempts)", attempt
+                    return False, None, "interrupted before Segment answered", attempt
+        return False, status, f"{reason} (after {attempt} attempts)", attempt

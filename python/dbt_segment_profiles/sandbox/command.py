@@ -66,10 +66,16 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     add("--count-only", action="store_true", help="only count messages (for benchmarks)")
     add("--fail-429", type=float, default=0.0, help="share of requests answered 429")
     add("--fail-500", type=float, default=0.0, help="share of requests answered 500")
+    add("--fail-200", type=float, default=0.0, help="share answered 200 with an error body")
     add("--drop", type=float, default=0.0, help="share of requests dropped without an answer")
     add("--latency-ms", type=float, default=0.0, help="delay before every answer")
     add("--retry-after", type=float, default=1.0, help="Retry-After seconds on injected 429s")
     add("--always-status", type=int, help="answer every request with this 4xx/5xx code")
+    add(
+        "--echo-authorization",
+        action="store_true",
+        help="injected answers quote the Authorization header (for secrecy tests)",
+    )
     add("--seed", type=int, default=0, help="seed for the fault draws")
     add("--port-file", type=Path, help="write the port to this file once listening")
 

@@ -1,4 +1,6 @@
-"""Faults the sandbox injects over real sockets: 429s, 500s, latency, dropped connections."""
+"""Faults the sandbox injects over real sockets: 429s, 500s, 200s reporting an error, latency,
+dropped connections, and error bodies echoing the Authorization header as a careless proxy might.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +13,21 @@ class Faults:
 
     fail_429: float = 0.0
     fail_500: float = 0.0
+    fail_200: float = 0.0  # answered 200 with {"success": false, "error": ...}
     drop: float = 0.0
     latency_ms: float = 0.0
     retry_after: float = 1.0
     always_status: int | None = None
+    echo_authorization: bool = False  # injected answers quote the request's Authorization
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("fail_429", "fail_500", "drop"):
+        for name in ("fail_429", "fail_500", "fail_200", "drop"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}")
-        if self.fail_429 + self.fail_500 + self.drop > 1.0:
-            raise ValueError("fail_429 + fail_500 + drop must not exceed 1")
+        if self.fail_429 + self.fail_500 + self.fail_200 + self.drop > 1.0:
+            raise ValueError("fail_429 + fail_500 + fail_200 + drop must not exceed 1")
         if self.latency_ms < 0 or self.retry_after < 0:
             raise ValueError("latency_ms and retry_after must not be negative")
         if self.always_status is not None and not 400 <= self.always_status <= 599:

@@ -106,8 +106,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if fault is not None:
-            sandbox.stats._answered(fault)
-            self._send(fault, *sandbox._fault_answer(fault))
+            sandbox.stats._answered(fault, accepted=False)
+            self._send(fault, *sandbox._fault_answer(fault, self.headers.get("Authorization")))
             return
         try:
             count, ids = sandbox._process(self.path, self.headers, raw)
@@ -217,7 +217,7 @@ class Sandbox:
             time.sleep(faults.latency_ms / 1000)
         if faults.always_status is not None:
             return faults.always_status
-        if not (faults.drop or faults.fail_429 or faults.fail_500):
+        if not (faults.drop or faults.fail_429 or faults.fail_500 or faults.fail_200):
             return None
         with self._rng_lock:
             draw = self._rng.random()
@@ -227,16 +227,26 @@ class Sandbox:
             return 429
         if draw < faults.drop + faults.fail_429 + faults.fail_500:
             return 500
+        if draw < faults.drop + faults.fail_429 + faults.fail_500 + faults.fail_200:
+            return 200
         return None
 
-    def _fault_answer(self, status: int) -> tuple[bytes, dict[str, str]]:
+    def _fault_answer(
+        self, status: int, authorization: str | None
+    ) -> tuple[bytes, dict[str, str]]:
         headers = {}
         if status == 429:
             wait = self.faults.retry_after
             headers["Retry-After"] = f"{wait:g}"
             headers["X-RateLimit-Reset"] = str(int(time.time() + wait + 0.999))
         code = {429: "rate_limited", 500: "internal_error"}.get(status, "error")
-        body = {"success": False, "code": code, "message": f"injected fault: HTTP {status}"}
+        message = f"injected fault: HTTP {status}"
+        if self.faults.echo_authorization:
+            # what a careless proxy does: the credentials, as sent and decoded, in the error
+            message += f" (Authorization: {authorization}; key {header_key(authorization)})"
+        body: dict[str, Any] = {"success": False, "code": code, "message": message}
+        if status == 200:
+            body["error"] = "injected fault: the batch was not processed"
         return orjson.dumps(body), headers
 
     def _check_key(self, key: str | None) -> None:

@@ -27,7 +27,14 @@ class SandboxStats:
         with self._lock:
             self.connections += 1
 
-    def _answered(self, status: int, messages: int = 0, ids: list[str] | None = None) -> None:
+    def _answered(
+        self,
+        status: int,
+        messages: int = 0,
+        ids: list[str] | None = None,
+        accepted: bool | None = None,
+    ) -> None:
+        """Count an answer; `accepted` defaults to whether the status is 200."""
         with self._lock:
             self.requests += 1
             if status == DROP:
@@ -35,7 +42,9 @@ class SandboxStats:
                 self.rejected_requests += 1
                 return
             self.statuses[status] += 1
-            if status == 200:
+            if accepted is None:
+                accepted = status == 200
+            if accepted:
                 self.accepted_batches += 1
                 self.accepted_messages += messages
                 if ids:
