@@ -85,7 +85,7 @@
     __sp_op,
     __sp_hash,
     __sp_key,
-    case when doubt_version is null then state_version + 1
+    case when doubt_version is null then coalesce(state_version, 0) + 1
          when doubt_op = __sp_op and coalesce(doubt_hash, '') = coalesce(__sp_hash, '') then doubt_version
          else doubt_version + 1 end as __sp_version,
     {%- for column in columns %}

@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from .context import Context, blocked_mappings, check, load_context, select_mappings
+from .context import (
+    Context,
+    blocked_mappings,
+    check,
+    load_context,
+    require_valid,
+    select_mappings,
+)
 from .errors import ConfigError, ConfigProblem, SegmentProfilesError
 from .report import Reporter
 from .sync_engine import SyncOptions

@@ -73,6 +73,10 @@ class ObjectSource:
 FieldSource = Source | ObjectSource
 
 
+DEFAULT_MAX_DELETED_PERCENT = 20.0
+MAPPING_KEYS = ("name", "action", "profile_space", "send", "max_deleted_percent", "fields")
+
+
 @dataclass(frozen=True)
 class Mapping:
     name: str
@@ -87,6 +91,8 @@ class Mapping:
     tags: tuple[str, ...] = ()
     package_name: str = ""
     language: str = "sql"
+    # the mass-delete guard: a capture deleting more than this share of the keys is held
+    max_deleted_percent: float | None = DEFAULT_MAX_DELETED_PERCENT
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -183,8 +189,8 @@ def _parse_mapping(
         problems.append(ConfigProblem(model, label, key, message))
 
     for key in raw:
-        if key not in ("name", "action", "profile_space", "send", "fields"):
-            problem(key, "unknown key; expected name, action, profile_space, send, fields")
+        if key not in MAPPING_KEYS:
+            problem(key, f"unknown key; expected {', '.join(MAPPING_KEYS)}")
     if not isinstance(name, str) or not name:
         problem("name", "is missing")
     elif not MAPPING_NAME.match(name):
@@ -196,6 +202,7 @@ def _parse_mapping(
     if not isinstance(profile_space, str) or not profile_space:
         problem("profile_space", "is missing")
     send = _parse_send(raw.get("send"), problem)
+    max_deleted_percent = _parse_max_deleted_percent(raw, problem)
     fields = _parse_fields(raw.get("fields"), action, problem)
     if len(problems) > before or not primary_key:
         return None
@@ -212,7 +219,23 @@ def _parse_mapping(
         tags=tuple(node.get("tags") or ()),
         package_name=node.get("package_name", ""),
         language=node.get("language", "sql"),
+        max_deleted_percent=max_deleted_percent,
     )
+
+
+def _parse_max_deleted_percent(raw: dict[str, Any], problem) -> float | None:
+    if "max_deleted_percent" not in raw:
+        return DEFAULT_MAX_DELETED_PERCENT
+    value = raw["max_deleted_percent"]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        problem(
+            "max_deleted_percent",
+            f"must be a number from 0 to 100, or null to turn the guard off; got {value!r}",
+        )
+        return DEFAULT_MAX_DELETED_PERCENT
+    return float(value)
 
 
 def _parse_send(raw: Any, problem) -> frozenset[str]:

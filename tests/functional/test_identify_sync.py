@@ -23,6 +23,7 @@ models:
             - name: users_to_profiles
               action: identify
               profile_space: default
+              max_deleted_percent: null  # three rows: one delete is a third of them
               fields:
                 user_id: id
                 traits:
@@ -32,6 +33,7 @@ models:
               action: identify
               profile_space: default
               send: [added, updated, deleted]
+              max_deleted_percent: null
               fields:
                 user_id: id
                 traits: [email]
@@ -95,7 +97,7 @@ class TestIdentifySync:
         load_users(project, DAY_2)
         run_dbt(["run"])
         code, second = segment(project, "sync")
-        assert code == 0, second
+        assert code == 0, [m["error"] for m in second["results"]]
         results = by_mapping(second)
         assert results["users_to_profiles"]["acknowledged_by_operation"] == {
             "added": 1,
