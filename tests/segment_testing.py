@@ -124,3 +124,24 @@ models:
                 user_id: id
                 traits: [email, plan, version]
 """
+
+
+def acknowledged_keys(project: Any, mapping: str, schema: str | None = None) -> list[str]:
+    """Keys whose latest acknowledged change is not a delete: the state, with the acks the
+    runner recorded since the last capture (the next capture folds them in). Checks that neither
+    table holds a key (or a key's change version) twice."""
+    prefix = f"{schema or project.test_schema + '_segment'}.{mapping}"
+    state = project.run_sql(f"select record_key, row_hash from {prefix}__state", fetch="all")
+    acks = project.run_sql(
+        f"select record_key, operation, change_version from {prefix}__acks", fetch="all"
+    )
+    assert len({k for k, _ in state}) == len(state), "a key twice in the state"
+    assert len({(k, v) for k, _, v in acks}) == len(acks), "a change acknowledged twice"
+    live = {k for k, h in state if h is not None}
+    latest: dict[str, tuple[int, str]] = {}
+    for key, op, version in acks:
+        if key not in latest or version > latest[key][0]:
+            latest[key] = (version, op)
+    for key, (_, op) in latest.items():
+        (live.discard if op == "deleted" else live.add)(key)
+    return sorted(live)

@@ -4,5 +4,5 @@
 
 {% macro default__bookkeeping_schema() -%}
   {%- set settings = var('segment_profiles', {}) or {} -%}
-  {{ return(settings.get('schema') or (target.schema ~ '_segment')) }}
+  {{ return(segment_profiles.render_setting(settings.get('schema')) or (target.schema ~ '_segment')) }}
 {%- endmacro %}

@@ -49,9 +49,11 @@ def _env_var(name: str, default: str | None = None) -> str:
     )
 
 
-def _jinja() -> jinja2.Environment:
+def _jinja(target: dict[str, Any] | None = None) -> jinja2.Environment:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.globals["env_var"] = _env_var
+    if target is not None:
+        env.globals["target"] = target
     env.filters["as_number"] = lambda v: v
     env.filters["as_bool"] = lambda v: v
     env.filters["as_text"] = lambda v: v
@@ -154,8 +156,9 @@ def _profiles_dir(flag: str | Path | None, project_root: Path) -> Path:
 
 
 def segment_vars(project: DbtProject) -> Any:
-    """The `segment_profiles` var, rendered (it may use env_var)."""
-    return render(project.vars.get("segment_profiles") or {})
+    """The `segment_profiles` var, rendered (it may use env_var and target, as in dbt)."""
+    target = {**project.target, "name": project.target_name, "target_name": project.target_name}
+    return render(project.vars.get("segment_profiles") or {}, _jinja(target))
 
 
 def _newest_source_mtime(project: DbtProject) -> float:

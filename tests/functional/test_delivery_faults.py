@@ -20,6 +20,7 @@ from segment_testing import (
     ENDPOINT_ENV,
     USERS_YML,
     WRITE_KEY_ENV,
+    acknowledged_keys,
     by_mapping,
     received,
     release_duckdb,
@@ -51,10 +52,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def state_keys(project: Any) -> list[Any]:
-    rows = project.run_sql(
-        f"select record_key from {project.test_schema}_segment.users__state", fetch="all"
-    )
-    return [r[0] for r in rows]
+    return acknowledged_keys(project, "users")
 
 
 def assert_duplicates_share_message_ids(messages: list[dict[str, Any]]) -> None:

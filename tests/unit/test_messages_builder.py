@@ -111,8 +111,10 @@ def identify_builder(name: str = "m") -> MessageBuilder:
     return compile_mapping(mapping("identify", {"user_id": col("id")}, name), ["id"])
 
 
-def message_id(builder: MessageBuilder, key: str, row_hash: str | None, op: str) -> str:
-    data = builder.build([key], op, key, row_hash)
+def message_id(
+    builder: MessageBuilder, key: str, row_hash: str | None, op: str, version: int = 1
+) -> str:
+    data = builder.build([key], op, key, row_hash, version)
     assert isinstance(data, bytes)
     return orjson.loads(data)["messageId"]
 
@@ -122,10 +124,18 @@ def test_message_id_is_deterministic_and_short() -> None:
     first = message_id(builder, "k1", "h1", "added")
     assert first == message_id(identify_builder(), "k1", "h1", "added")
     assert len(first) < 100
-    assert first == message_id_for("m", "k1", "h1", "added")
+    assert first == message_id_for("m", "k1", "h1", "added", 1)
     # Pinned: changing the derivation would defeat Segment's de-duplication across an upgrade.
-    digest = hashlib.blake2b(b"m\x1fadded\x1fh1\x1fk1", digest_size=16).hexdigest()
+    digest = hashlib.blake2b(b"m\x1fadded\x1fh1\x1f1\x1fk1", digest_size=16).hexdigest()
     assert first == "sp-" + digest
+
+
+def test_message_id_differs_by_change_version_even_for_the_same_value() -> None:
+    # A -> B -> A -> B: the second B is a new change and must not be dropped by Segment
+    first_b = message_id(identify_builder(), "k1", "hB", "updated", 2)
+    second_b = message_id(identify_builder(), "k1", "hB", "updated", 4)
+    assert first_b != second_b
+    assert first_b == message_id(identify_builder(), "k1", "hB", "updated", 2)
 
 
 def test_message_id_differs_by_operation_hash_key_and_mapping() -> None:
@@ -135,7 +145,7 @@ def test_message_id_differs_by_operation_hash_key_and_mapping() -> None:
     assert base != message_id(identify_builder(), "k2", "h1", "added")
     assert base != message_id(identify_builder("other"), "k1", "h1", "added")
     assert message_id(identify_builder(), "k1", None, "deleted") == message_id_for(
-        "m", "k1", None, "deleted"
+        "m", "k1", None, "deleted", 1
     )
 
 

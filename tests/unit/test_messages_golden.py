@@ -58,7 +58,13 @@ def test_golden(path: Path) -> None:
     builder = compile_mapping(make_mapping(path.parent.name, case["mapping"]), case["columns"])
     for number, entry in enumerate(case["rows"]):
         where = f"{path.name} row {number} ({entry.get('note', '')})"
-        result = builder.build(entry["row"], entry["operation"], entry["key"], entry["row_hash"])
+        result = builder.build(
+            entry["row"],
+            entry["operation"],
+            entry["key"],
+            entry["row_hash"],
+            entry["change_version"],
+        )
         if "rejected" in entry:
             assert isinstance(result, Rejection), where
             assert result.reason == entry["rejected"], where

@@ -19,7 +19,7 @@ SETTINGS, _ = parse_settings({"profile_spaces": {"default": {"write_key_env": "K
 
 TABLE = """
 create table s.m__pending (
-    __sp_seq bigint, __sp_op varchar, __sp_key varchar, __sp_hash varchar,
+    __sp_seq bigint, __sp_op varchar, __sp_key varchar, __sp_hash varchar, __sp_version bigint,
     id bigint, name varchar, email varchar, n integer, big ubigint, ratio double, f float,
     ok boolean, day date, "at" timestamp, at_tz timestamptz, anon varchar
 )
@@ -39,6 +39,7 @@ def random_row(rng: random.Random, seq: int) -> tuple[Any, ...]:
         rng.choice(["added", "updated", "deleted"]),
         str(seq),
         f"h{rng.random()}",
+        rng.randint(1, 5),
         maybe(rng.randint(-(2**62), 2**62)),
         maybe(rng.choice(STRINGS)),
         maybe(rng.choice(STRINGS) + "@example.com"),
@@ -114,11 +115,14 @@ def test_sql_built_messages_equal_the_builders(name: str, tmp_path: Path) -> Non
     warehouse = DuckDBWarehouse("s", str(tmp_path / "w.duckdb"), tmp_path)
     warehouse.execute("create schema s")
     warehouse.execute(TABLE)
-    warehouse.execute("create table s.m__state (record_key bigint, row_hash varchar)")
+    warehouse.execute(
+        "create table s.m__acks (record_key varchar, row_hash varchar, operation varchar, "
+        "change_version bigint, acked_at timestamp)"
+    )
     rng = random.Random(name)
     rows = [random_row(rng, seq) for seq in range(1, 3001)]
     with warehouse.transaction() as cur:
-        cur.executemany(f"insert into s.m__pending values ({', '.join(['?'] * 16)})", rows)
+        cur.executemany(f"insert into s.m__pending values ({', '.join(['?'] * 17)})", rows)
 
     lane = warehouse.sql_messages(mapping)
     assert lane is not None
@@ -129,14 +133,14 @@ def test_sql_built_messages_equal_the_builders(name: str, tmp_path: Path) -> Non
     for chunk in stream:
         for row in chunk:
             full = (*full_rows[row[0]], None, True)
-            expected = builder.build(full, row[1], row[2], row[3])
+            expected = builder.build(full, row[1], row[2], row[3], row[4])
             if row[-1]:
                 # a flagged row carries its mapped columns, for the builder
                 assert repr(row[:-2]) == repr(full_rows[row[0]])
                 flagged += 1
                 continue
             assert not isinstance(expected, Rejection), (row, expected)
-            got = builder.finish(row[-2], row[2], row[3], row[1])
+            got = builder.finish(row[-2], row[2], row[3], row[1], row[4])
             assert orjson.loads(got) == orjson.loads(expected), row
             compared += 1
     warehouse.close()

@@ -68,6 +68,12 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     add("--fail-500", type=float, default=0.0, help="share of requests answered 500")
     add("--fail-200", type=float, default=0.0, help="share answered 200 with an error body")
     add("--drop", type=float, default=0.0, help="share of requests dropped without an answer")
+    add(
+        "--lose-answer",
+        type=float,
+        default=0.0,
+        help="share of batches taken, then left without an answer (the client cannot tell)",
+    )
     add("--latency-ms", type=float, default=0.0, help="delay before every answer")
     add("--retry-after", type=float, default=1.0, help="Retry-After seconds on injected 429s")
     add("--always-status", type=int, help="answer every request with this 4xx/5xx code")

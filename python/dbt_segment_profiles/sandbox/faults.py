@@ -15,6 +15,9 @@ class Faults:
     fail_500: float = 0.0
     fail_200: float = 0.0  # answered 200 with {"success": false, "error": ...}
     drop: float = 0.0
+    # the batch is taken (recorded, counted) and then the connection closes without an answer:
+    # a send that reached Segment while the client never learnt it
+    lose_answer: float = 0.0
     latency_ms: float = 0.0
     retry_after: float = 1.0
     always_status: int | None = None
@@ -22,7 +25,7 @@ class Faults:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("fail_429", "fail_500", "fail_200", "drop"):
+        for name in ("fail_429", "fail_500", "fail_200", "drop", "lose_answer"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}")

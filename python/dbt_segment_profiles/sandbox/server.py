@@ -115,6 +115,10 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox.stats._answered(reject.status)
             self._send(reject.status, orjson.dumps(reject.payload))
             return
+        if sandbox._lose_answer():
+            sandbox.stats._answered(DROP, count, ids)
+            self.close_connection = True
+            return
         sandbox.stats._answered(200, count, ids)
         self._send(200, OK_BODY)
 
@@ -210,6 +214,12 @@ class Sandbox:
                 self._conns.discard(conn)
         if opened:
             self.stats._connected()
+
+    def _lose_answer(self) -> bool:
+        if not self.faults.lose_answer:
+            return False
+        with self._rng_lock:
+            return self._rng.random() < self.faults.lose_answer
 
     def _fault(self) -> int | None:
         faults = self.faults
