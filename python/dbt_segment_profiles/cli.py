@@ -246,12 +246,10 @@ def cmd_reset(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int
                 "every current row as synced",
                 hint=f"run `dbt-segment reset {mapping.name} --rebaseline --yes` to do so",
             )
-        reporter.note(
-            f"{mapping.name}: {sum(swallowed.values())} pending change(s) "
-            f"({_counts_text(swallowed)}) are marked as sent without sending"
-        )
+    else:
+        swallowed = None
     pending = reset_mapping(ctx, mapping, rebaseline=args.rebaseline, cli_vars=args.vars)
-    reporter.reset(mapping, args.rebaseline, pending)
+    reporter.reset(mapping, args.rebaseline, pending, swallowed)
     return EXIT_OK
 
 

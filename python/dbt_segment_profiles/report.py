@@ -144,11 +144,26 @@ class Reporter:
             f" (exit {result.exit_code})"
         )
 
-    def reset(self, mapping: Mapping, rebaseline: bool, pending: dict[str, int]) -> None:
+    def reset(
+        self,
+        mapping: Mapping,
+        rebaseline: bool,
+        pending: dict[str, int],
+        swallowed: dict[str, int] | None = None,
+    ) -> None:
+        """`swallowed`: with rebaseline, the pending changes marked as sent without sending."""
         if self.json_output:
-            self._json({"reset": mapping.name, "rebaseline": rebaseline, "pending": pending})
+            document = {"reset": mapping.name, "rebaseline": rebaseline, "pending": pending}
+            if swallowed is not None:
+                document["marked_sent_without_sending"] = swallowed
+            self._json(document)
             return
         how = "current rows taken as synced" if rebaseline else "every row will be sent again"
+        if swallowed is not None:
+            how += (
+                f" ({sum(swallowed.values())} pending change(s) marked as sent without sending:"
+                f" {_counts(swallowed)})"
+            )
         self._print(f"{mapping.name}: reset, {how}; pending now: {_counts(pending)}")
 
     def status(self, runs: list[dict[str, Any]]) -> None:

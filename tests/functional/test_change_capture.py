@@ -117,10 +117,10 @@ class TestMappingChangeAndReset:
         run_dbt(["run"])
         code, document = segment(project, "sync")
         assert code == 2
-        (problem,) = document["problems"]
-        assert problem["mapping"] == "users"
-        assert "dbt-segment reset users" in problem["message"]
-        assert "--rebaseline" in problem["message"]
+        (blocked,) = document["results"]
+        assert (blocked["mapping"], blocked["status"], blocked["sent"]) == ("users", "blocked", 0)
+        assert "dbt-segment reset users" in blocked["error"]
+        assert "--rebaseline" in blocked["error"]
         assert len(received(sandbox)) == 3
 
         code, document = segment(project, "reset", "users")
@@ -134,6 +134,8 @@ class TestMappingChangeAndReset:
         run_dbt(["run"])
         assert segment(project, "sync")[0] == 2
         code, document = segment(project, "reset", "users", "--rebaseline")
+        assert code == 2 and "--yes" in document["error"], document
+        code, document = segment(project, "reset", "users", "--rebaseline", "--yes")
         assert code == 0, document
         assert document["pending"] == {"added": 0, "updated": 0, "deleted": 0}
         code, document = segment(project, "sync")

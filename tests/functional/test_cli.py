@@ -27,6 +27,7 @@ models:
             - name: users
               action: identify
               profile_space: default
+              max_deleted_percent: null  # a handful of rows: any delete is a large share
               fields: {user_id: id, traits: [email]}
   - name: fct_signups
     config:
@@ -38,6 +39,7 @@ models:
               action: track
               profile_space: default
               send: [added]
+              max_deleted_percent: null
               fields: {user_id: id, event_name: {value: Signed Up}, properties: [plan]}
 """
 
