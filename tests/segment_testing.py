@@ -14,6 +14,8 @@ from dbt_segment_profiles.sandbox import Sandbox
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WRITE_KEY_ENV = "SEGMENT_TEST_WRITE_KEY"
 ENDPOINT_ENV = "SEGMENT_TEST_ENDPOINT"
+# the write key the `serve` fixture's sandboxes expect
+SERVE_KEY = "fault-test-key"
 
 
 def segment_project_config(

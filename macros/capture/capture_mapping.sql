@@ -41,10 +41,18 @@
         ~ ' include {{ target.name }} in it); if the model moved on purpose, run `dbt-segment reset ' ~ name ~ '`') }}
   {%- endif -%}
   {%- if last is not none and last.key_type and last.key_type != key_type -%}
-    {{ exceptions.raise_compiler_error(where ~ 'primary key column ' ~ primary_key ~ ' changed type from '
-        ~ last.key_type ~ ' to ' ~ key_type ~ ' since the last capture, so its keys may no longer match the state:'
-        ~ ' run `dbt-segment reset ' ~ name ~ '` to send every row again, or `dbt-segment reset ' ~ name
-        ~ ' --rebaseline --yes` to take the current rows as synced') }}
+    {#- the model is right, its keys may just no longer match the state: hold the mapping -#}
+    {%- set reason = 'primary key column ' ~ primary_key ~ ' changed type from ' ~ last.key_type ~ ' to '
+        ~ key_type ~ ' since the last capture, so its keys may no longer match the state: run `dbt-segment reset '
+        ~ name ~ '` to send every row again, or `dbt-segment reset ' ~ name ~ ' --rebaseline --yes` to take the'
+        ~ ' current rows as synced' -%}
+    {% do exceptions.warn('segment_profiles: model ' ~ model_name ~ ', mapping ' ~ name ~ ': ' ~ reason) %}
+    {% do run_query('delete from ' ~ segment_profiles.bookkeeping_relation(name, 'pending')) %}
+    {% do segment_profiles.record_capture(name, {
+        'relation_name': relation_name, 'key_column': primary_key, 'key_type': last.key_type,
+        'hash_version': 2, 'pending_added': 0, 'pending_updated': 0, 'pending_deleted': 0,
+        'blocked_reason': reason, 'allow_mass_delete': false}) %}
+    {{ return(none) }}
   {%- endif -%}
   {%- if migrated or (last is none and run_query('select count(*) from ' ~ state).columns[0].values()[0] > 0)
         or (last is not none and (last.hash_version or 1) < 2) -%}
@@ -70,7 +78,7 @@
   {%- set blocked_reason = none -%}
   {%- if max_deleted_percent is not none and state_rows > 0 and not allowed
         and counts.deleted * 100 > max_deleted_percent * state_rows -%}
-    {%- set blocked_reason = 'this capture would delete ' ~ counts.deleted ~ ' of ' ~ state_rows ~ ' keys ('
+    {%- set blocked_reason = 'mass-delete guard: this capture would delete ' ~ counts.deleted ~ ' of ' ~ state_rows ~ ' keys ('
         ~ ((counts.deleted * 100 / state_rows) | round(1)) ~ '%), more than max_deleted_percent ' ~ max_deleted_percent
         ~ ': the state is kept as it was. If the model is right, run `dbt-segment sync --allow-mass-delete`;'
         ~ ' if not, fix it and `dbt run` again' -%}

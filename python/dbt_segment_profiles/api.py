@@ -11,7 +11,7 @@ from .mappings import Mapping
 from .preview import MappingPlan, plan_mappings
 from .results import write_results
 from .sync_engine import Progress, SyncOptions, SyncResult, sync_mappings
-from .warehouse import MappingsLocked
+from .warehouse import MASS_DELETE, MappingsLocked
 
 
 def _selected(ctx: Context, select: list[str] | None, exclude: list[str] | None) -> list[Mapping]:
@@ -69,8 +69,8 @@ def sync_context(
         if allow_mass_delete:
             for mapping in mappings:
                 captured = warehouse.capture_status(mapping)
-                if captured is not None and captured.blocked_reason and (
-                    blocked.get(mapping.name, "").startswith("mass-delete guard")
+                if captured is not None and (captured.blocked_reason or "").startswith(
+                    MASS_DELETE
                 ):
                     warehouse.allow_mass_delete(mapping)
                     del blocked[mapping.name]

@@ -164,7 +164,7 @@ def blocked_mappings(ctx: Context, mappings: list[Mapping]) -> dict[str, str]:
                 f"it), or run `dbt-segment reset {mapping.name}` if the model moved on purpose"
             )
         elif captured.blocked_reason:
-            blocked[mapping.name] = f"mass-delete guard: {captured.blocked_reason}"
+            blocked[mapping.name] = captured.blocked_reason
     return blocked
 
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from dbt.tests.util import run_dbt
 
 from dbt_segment_profiles.sandbox import Faults, Sandbox
 from segment_testing import (
-    ENDPOINT_ENV,
     USERS_YML,
     WRITE_KEY_ENV,
     acknowledged_keys,
@@ -28,27 +26,6 @@ from segment_testing import (
     segment_project_config,
     users_model_sql,
 )
-
-KEY = "fault-test-key"
-
-
-@pytest.fixture
-def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Start sandboxes on demand; the profile space points at the latest one."""
-    started: list[Sandbox] = []
-    monkeypatch.setenv(WRITE_KEY_ENV, KEY)
-
-    def start(faults: Faults | None = None, write_key: str = KEY) -> Sandbox:
-        box = Sandbox(
-            output=tmp_path / f"received{len(started)}.jsonl", write_key=write_key, faults=faults
-        ).start()
-        started.append(box)
-        monkeypatch.setenv(ENDPOINT_ENV, box.url)
-        return box
-
-    yield start
-    for box in started:
-        box.stop()
 
 
 def state_keys(project: Any) -> list[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import SegmentProfilesError
 from ..project import DbtProject
 from .base import (
+    MASS_DELETE,
     Ack,
     CaptureStatus,
     MappingsLocked,
@@ -16,6 +17,7 @@ from .base import (
 )
 
 __all__ = [
+    "MASS_DELETE",
     "Ack",
     "CaptureStatus",
     "MappingsLocked",

@@ -11,6 +11,8 @@ from typing import Any
 from ..mappings import Mapping
 
 OPERATIONS = ("added", "updated", "deleted")
+# how capture_mapping.sql starts the reason it records when the mass-delete guard holds a capture
+MASS_DELETE = "mass-delete guard:"
 INTERNAL_COLUMNS = ("__sp_seq", "__sp_op", "__sp_key", "__sp_hash", "__sp_version")
 # what an acknowledgement records of each row: exactly what its batch carried
 Ack = tuple[str, str | None, str, int]  # key, hash, operation, change version
