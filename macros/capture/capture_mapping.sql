@@ -40,7 +40,8 @@
         ~ ' Give each target its own (leave vars.segment_profiles.schema unset for <target schema>_segment, or'
         ~ ' include {{ target.name }} in it); if the model moved on purpose, run `dbt-segment reset ' ~ name ~ '`') }}
   {%- endif -%}
-  {%- if last is not none and last.key_type and last.key_type != key_type -%}
+  {%- if last is not none and last.key_type
+        and segment_profiles.type_family(last.key_type) != segment_profiles.type_family(key_type) -%}
     {#- the model is right, its keys may just no longer match the state: hold the mapping -#}
     {%- set reason = 'primary key column ' ~ primary_key ~ ' changed type from ' ~ last.key_type ~ ' to '
         ~ key_type ~ ' since the last capture, so its keys may no longer match the state: run `dbt-segment reset '
