@@ -5,6 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +151,43 @@ def acknowledged_keys(project: Any, mapping: str, schema: str | None = None) -> 
     for key, (_, op) in latest.items():
         (live.discard if op == "deleted" else live.add)(key)
     return sorted(live)
+
+
+def build_and_start_sync_child(
+    project: Any, serve: Any, quiet: bool = True, latency_ms: float = 40
+) -> tuple[Sandbox, subprocess.Popen]:
+    """`dbt run`, then `dbt-segment sync` in a child process against a slow sandbox."""
+    from dbt.tests.util import run_dbt
+
+    from dbt_segment_profiles.sandbox.faults import Faults
+
+    run_dbt(["deps"])
+    run_dbt(["run"])
+    release_duckdb()  # the child needs the DuckDB file to itself
+    box = serve(Faults(latency_ms=latency_ms))
+    command = [
+        sys.executable,
+        "-m",
+        "dbt_segment_profiles.cli",
+        "sync",
+        "--project-dir",
+        str(project.project_root),
+        "--profiles-dir",
+        str(project.profiles_dir),
+    ]
+    child = subprocess.Popen(
+        [*command, "--quiet"] if quiet else command,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return box, child
+
+
+def wait_for_batches(box: Sandbox, child: subprocess.Popen, batches: int) -> None:
+    deadline = time.monotonic() + 120
+    while box.stats.snapshot()["accepted_batches"] < batches:
+        assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.01)

@@ -179,12 +179,40 @@ def load_manifest(project: DbtProject, cli_vars: str | None = None) -> dict[str,
     if not path.exists() or path.stat().st_mtime < _newest_source_mtime(project):
         _parse_project(project, cli_vars)
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except FileNotFoundError:
         raise SegmentProfilesError(
             f"{path} not found after parsing the project",
             hint="run `dbt parse` and look at its errors",
         ) from None
+    if not _built_for(manifest, project):
+        # the last dbt command ran for another target: its relations are not this target's
+        _parse_project(project, cli_vars)
+        manifest = json.loads(path.read_text())
+    return manifest
+
+
+def _built_for(manifest: dict[str, Any], project: DbtProject) -> bool:
+    """Whether the manifest's own models live where this target puts them: a model without a
+    custom schema (or database) lives in the target's own."""
+    schema = str(project.target.get("schema") or "").lower()
+    database = str(project.target.get("database") or project.target.get("dbname") or "").lower()
+    name = manifest.get("metadata", {}).get("project_name")
+    plain = [
+        n
+        for n in manifest.get("nodes", {}).values()
+        if n.get("resource_type") == "model"
+        and n.get("package_name") == name
+        and not (n.get("config") or {}).get("schema")
+        and not (n.get("config") or {}).get("database")
+    ]
+    if not plain or not schema:
+        return True
+    node = plain[0]
+    node_database = str(node.get("database") or "").lower()
+    return str(node.get("schema") or "").lower() == schema and (
+        not database or not node_database or node_database == database
+    )
 
 
 def dbt_flags(project: DbtProject, cli_vars: str | None = None) -> list[str]:

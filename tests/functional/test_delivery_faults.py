@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -14,17 +10,18 @@ from typing import Any
 import pytest
 from dbt.tests.util import run_dbt
 
-from dbt_segment_profiles.sandbox import Faults, Sandbox
+from dbt_segment_profiles.sandbox import Faults
 from segment_testing import (
     USERS_YML,
     WRITE_KEY_ENV,
     acknowledged_keys,
+    build_and_start_sync_child,
     by_mapping,
     received,
-    release_duckdb,
     segment,
     segment_project_config,
     users_model_sql,
+    wait_for_batches,
 )
 
 
@@ -37,42 +34,6 @@ def assert_duplicates_share_message_ids(messages: list[dict[str, Any]]) -> None:
     for m in messages:
         ids_per_row[(m["userId"], repr(sorted(m["traits"].items())))].add(m["messageId"])
     assert all(len(ids) == 1 for ids in ids_per_row.values())
-
-
-def build_and_start_sync_child(
-    project: Any, serve: Any, quiet: bool = True
-) -> tuple[Sandbox, subprocess.Popen]:
-    """`dbt run`, then `dbt-segment sync` in a child process against a slow sandbox."""
-    run_dbt(["deps"])
-    run_dbt(["run"])
-    release_duckdb()  # the child needs the DuckDB file to itself
-    box = serve(Faults(latency_ms=40))
-    command = [
-        sys.executable,
-        "-m",
-        "dbt_segment_profiles.cli",
-        "sync",
-        "--project-dir",
-        str(project.project_root),
-        "--profiles-dir",
-        str(project.profiles_dir),
-    ]
-    child = subprocess.Popen(
-        [*command, "--quiet"] if quiet else command,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return box, child
-
-
-def wait_for_batches(box: Sandbox, child: subprocess.Popen, batches: int) -> None:
-    deadline = time.monotonic() + 120
-    while box.stats.snapshot()["accepted_batches"] < batches:
-        assert child.poll() is None, child.stderr.read() if child.stderr else ""
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
 
 
 FAST_RETRIES = {"backoff_seconds": 0.01, "max_backoff_seconds": 0.05}

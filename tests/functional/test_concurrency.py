@@ -1,0 +1,110 @@
+"""Issue 9, items 1 and 2: `dbt run` during a sync, and two syncs at once, in separate processes.
+
+Postgres shares the warehouse between processes, so capture and sync take the mapping's advisory
+lock; DuckDB admits one process per database file, so the second one is told who holds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dbt.tests.util import run_dbt
+
+from segment_testing import (
+    USERS_YML,
+    build_and_start_sync_child,
+    by_mapping,
+    received,
+    segment,
+    segment_project_config,
+    users_model_sql,
+    wait_for_batches,
+)
+
+ROWS = 3_000
+# slow enough that the sync is still sending when the second process starts
+SLOW = {"batch_size": 100, "connections": 2, "backoff_seconds": 0.01, "max_backoff_seconds": 0.05}
+
+
+class TestCaptureDuringSync:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project_config_update(cls) -> dict[str, Any]:
+        return segment_project_config(**SLOW)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_users.sql": users_model_sql(ROWS), "schema.yml": USERS_YML}
+
+    def test_item_1_a_dbt_run_during_a_sync_waits_and_no_change_is_lost(
+        self, project: Any, serve: Any, profile_type: str
+    ) -> None:
+        box, child = build_and_start_sync_child(project, serve, latency_ms=300)
+        wait_for_batches(box, child, 3)
+        if profile_type == "duckdb":
+            # DuckDB refuses a second process outright: say so in one line, send nothing
+            code, document = segment(project, "sync")
+            assert code == 2, document
+            assert "is in use by" in document["error"] and f"PID {child.pid}" in document["error"]
+            out, err = child.communicate(timeout=300)
+            assert child.returncode == 0, err
+            return
+
+        # every row changes while the sync is sending: the capture waits for the sync's lock
+        # instead of renumbering the rows the sync is acknowledging
+        run_dbt(["run", "--vars", "{version: 2}"])
+        assert child.poll() is not None, "the capture did not wait for the sync"
+        out, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err
+        first = received(box)
+        assert len({m["userId"] for m in first}) == ROWS
+
+        second_box = serve()
+        code, document = segment(project, "sync")
+        assert code == 0, document
+        assert by_mapping(document)["users"]["acknowledged_by_operation"]["updated"] == ROWS
+        latest = {m["userId"]: m["traits"]["version"] for m in received(second_box)}
+        assert len(latest) == ROWS and set(latest.values()) == {2}
+
+        run_dbt(["run", "--vars", "{version: 2}"])
+        code, document = segment(project, "sync")
+        assert code == 0 and by_mapping(document)["users"]["sent"] == 0
+
+
+class TestTwoSyncs:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project_config_update(cls) -> dict[str, Any]:
+        return segment_project_config(**SLOW)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_users.sql": users_model_sql(ROWS), "schema.yml": USERS_YML}
+
+    def test_item_2_a_second_sync_exits_2_naming_the_holder_or_waits_for_it(
+        self, project: Any, serve: Any, profile_type: str
+    ) -> None:
+        box, child = build_and_start_sync_child(project, serve, latency_ms=300)
+        wait_for_batches(box, child, 2)
+
+        code, document = segment(project, "sync")
+        assert code == 2, document
+        message = document["error"]
+        if profile_type == "duckdb":
+            assert "is in use by" in message and f"PID {child.pid}" in message
+        else:
+            assert f"mapping users is being synced by dbt-segment sync (pid {child.pid}" in message
+            assert "since" in message
+        assert "--wait" in message
+
+        # with --wait the second sync waits its turn and sends nothing twice
+        code, document = segment(project, "sync", "--wait", "300")
+        assert code == 0, document
+        assert by_mapping(document)["users"]["sent"] == 0
+        out, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err
+        messages = received(box)
+        assert len(messages) == ROWS == len({m["userId"] for m in messages})
