@@ -92,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --rebaseline: mark the pending changes it reports as sent without sending",
     )
 
+    rename = commands.add_parser(
+        "rename", help="move a renamed mapping's state, history and fingerprint to its new name"
+    )
+    _add_project_arguments(rename, selection=False)
+    rename.add_argument("old", help="the name the mapping had")
+    rename.add_argument("new", help="the name it is declared with now")
+
+    prune = commands.add_parser(
+        "prune", help="list (and with --yes drop) the bookkeeping of mappings no longer declared"
+    )
+    _add_project_arguments(prune, selection=False)
+    prune.add_argument("--yes", action="store_true", help="drop what it lists")
+
     run = commands.add_parser(
         "run",
         help="`dbt run [dbt args]`, then sync the mappings of the models that built",
@@ -223,10 +236,13 @@ def cmd_sync(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
 
 
 def cmd_status(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
+    from .state.orphans import find_orphans
     from .status import last_runs
 
     mappings = _selected(ctx, args)
-    reporter.status(last_runs(ctx.warehouse, mappings, args.limit))
+    reporter.status(
+        last_runs(ctx.warehouse, mappings, args.limit), find_orphans(ctx.warehouse, ctx.mappings)
+    )
     return EXIT_OK
 
 
@@ -253,6 +269,30 @@ def cmd_reset(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int
     return EXIT_OK
 
 
+def cmd_rename(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
+    from .state.orphans import rename
+
+    new = next((m for m in ctx.mappings if m.name == args.new), None)
+    if new is None:
+        raise SegmentProfilesError(
+            f"no mapping named {args.new!r} is declared",
+            hint="declare it in schema.yml (and `dbt run`) before moving a state onto it",
+        )
+    rename(ctx.warehouse, args.old, new, ctx.mappings)
+    reporter.renamed(args.old, new.name)
+    return EXIT_OK
+
+
+def cmd_prune(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
+    from .state.orphans import find_orphans, prune
+
+    orphans = find_orphans(ctx.warehouse, ctx.mappings)
+    if args.yes and orphans:
+        prune(ctx.warehouse, orphans)
+    reporter.pruned(orphans, dropped=args.yes)
+    return EXIT_OK
+
+
 def _counts_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{op} {n}" for op, n in counts.items())
 
@@ -260,6 +300,8 @@ def _counts_text(counts: dict[str, int]) -> str:
 COMMANDS = {
     "run": cmd_sync,
     "reset": cmd_reset,
+    "rename": cmd_rename,
+    "prune": cmd_prune,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "sync": cmd_sync,

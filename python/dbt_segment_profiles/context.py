@@ -137,9 +137,21 @@ def blocked_mappings(ctx: Context, mappings: list[Mapping]) -> dict[str, str]:
     was captured, its state belongs to another relation, its capture predates this version, or
     its capture would delete more than max_deleted_percent of its keys.
     """
+    from .state.orphans import find_orphans, renamed_from
+
     blocked: dict[str, str] = {}
     warehouse = ctx.warehouse
+    orphans = find_orphans(warehouse, ctx.mappings)
     for mapping in mappings:
+        old = renamed_from(warehouse, mapping, orphans)
+        if old is not None:
+            blocked[mapping.name] = (
+                f"it has the same definition as {old}, a mapping no longer declared whose state "
+                f"is still kept: if you renamed it, run `dbt-segment rename {old} "
+                f"{mapping.name}` (nothing is sent again); if not, run `dbt-segment prune --yes` "
+                f"to drop {old}'s bookkeeping, and {mapping.name} sends every row"
+            )
+            continue
         stored = warehouse.stored_fingerprint(mapping)
         if stored is not None and stored != fingerprint(mapping):
             blocked[mapping.name] = (

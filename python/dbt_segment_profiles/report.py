@@ -166,10 +166,36 @@ class Reporter:
             )
         self._print(f"{mapping.name}: reset, {how}; pending now: {_counts(pending)}")
 
-    def status(self, runs: list[dict[str, Any]]) -> None:
+    def renamed(self, old: str, new: str) -> None:
         if self.json_output:
-            self._json({"runs": runs})
+            self._json({"renamed": old, "to": new})
             return
+        self._print(f"{old} -> {new}: state, history and fingerprint moved; run `dbt run` next")
+
+    def pruned(self, orphans: list[Any], dropped: bool) -> None:
+        if self.json_output:
+            self._json({"orphans": [o.__dict__ for o in orphans], "dropped": dropped})
+            return
+        if not orphans:
+            self._print("no bookkeeping of undeclared mappings")
+            return
+        for o in orphans:
+            self._print(f"{o.name}: tables {', '.join(o.tables) or '-'}; issues {o.issues}")
+        if dropped:
+            self._print(f"dropped the bookkeeping of {len(orphans)} mapping(s); runs are kept")
+        else:
+            self._print("nothing dropped: run `dbt-segment prune --yes` to drop the above")
+
+    def status(self, runs: list[dict[str, Any]], orphans: list[Any] | None = None) -> None:
+        orphans = orphans or []
+        if self.json_output:
+            self._json({"runs": runs, "orphans": [o.name for o in orphans]})
+            return
+        for o in orphans:
+            self._print(
+                f"orphan {o.name}: its bookkeeping is kept but no mapping declares it "
+                "(`dbt-segment rename` or `dbt-segment prune`)"
+            )
         if not runs:
             self._print("no sync runs recorded yet")
         for run in runs:

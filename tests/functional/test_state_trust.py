@@ -345,3 +345,66 @@ class TestEmptyKey:
         assert "" not in {m["userId"] for m in received(sandbox)}
         code, document = segment(project, "sync")
         assert code == 0 and sum(m["sent"] for m in document["results"]) == 0
+
+
+@pytest.mark.usefixtures("sandbox")
+class TestRenamedAndRemovedMappings:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_users.sql": USERS_SQL, "schema.yml": schema_yml()}
+
+    def test_item_7_a_renamed_mapping_keeps_its_state_and_a_removed_one_is_pruned(
+        self, project: Any, sandbox: Any
+    ) -> None:
+        from dbt.tests.util import write_file
+
+        run_dbt(["deps"])
+        assert day(project, users(20))[0] == 0
+        assert len(received(sandbox)) == 40
+
+        # signups renamed to user_signups, same definition
+        renamed = schema_yml().replace("name: signups", "name: user_signups")
+        write_file(renamed, project.project_root, "models", "schema.yml")
+        run_dbt(["run"])
+        code, document = segment(project, "validate")
+        assert code == 2, document
+        problem = next(p for p in document["problems"] if p["mapping"] == "user_signups")
+        assert "dbt-segment rename signups user_signups" in problem["message"]
+        code, document = segment(project, "sync")
+        assert code == 2 and by_mapping(document)["user_signups"]["sent"] == 0
+        assert by_mapping(document)["users"]["status"] == "success"
+        code, status = segment(project, "status")
+        assert status["orphans"] == ["signups"]
+
+        code, document = segment(project, "rename", "signups", "user_signups")
+        assert code == 0, document
+        code, document = day(project, users(21))
+        assert code == 0, document
+        # one new "Signed Up", not 21 duplicates under new messageIds
+        assert by_mapping(document)["user_signups"]["acknowledged"] == 1
+        assert len(acknowledged_keys(project, "user_signups")) == 21
+        assert segment(project, "status")[1]["orphans"] == []
+
+        # users removed from the project: its bookkeeping is listed, then dropped on --yes
+        only_signups = (
+            renamed.split("            - name: users")[0]
+            + renamed.split("traits: [email, plan]\n")[1]
+        )
+        write_file(only_signups, project.project_root, "models", "schema.yml")
+        run_dbt(["run"])
+        code, document = segment(project, "prune")
+        assert code == 0 and [o["name"] for o in document["orphans"]] == ["users"]
+        assert document["dropped"] is False
+        assert len(acknowledged_keys(project, "users")) == 21  # still there
+        code, document = segment(project, "prune", "--yes")
+        assert code == 0 and document["dropped"] is True
+        assert segment(project, "prune")[1]["orphans"] == []
+        tables = project.run_sql(
+            "select table_name from information_schema.tables where table_schema = "
+            f"'{project.test_schema}_segment' and table_name like 'users\\_\\_%' escape '\\'",
+            fetch="all",
+        )
+        assert tables == []
+        code, document = segment(project, "sync")
+        assert code == 0 and [m["mapping"] for m in document["results"]] == ["user_signups"]

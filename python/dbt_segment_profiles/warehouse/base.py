@@ -166,6 +166,10 @@ class Warehouse:
         )
         return bool(rows and rows[0][0])
 
+    def rename_table(self, cur: Any, old: str, new: str) -> None:
+        """Rename a bookkeeping table (in the same schema), inside the caller's transaction."""
+        cur.execute(f"alter table {self.table(old)} rename to {quote(new)}")
+
     def relation_columns(self, relation_name: str) -> list[str] | None:
         """The columns of a relation, or None when it does not exist."""
         try:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..mappings import Mapping
-from .base import MappingsLocked, PendingStream, Warehouse
+from .base import MappingsLocked, PendingStream, Warehouse, quote
 
 _cursor_names = itertools.count()
 # type OIDs of date, timestamp and timestamptz
@@ -73,6 +73,13 @@ class PostgresWarehouse(Warehouse):
         if kind == "timestamptz":
             expression = f"({expression} at time zone 'UTC')"
         return f"""to_char({expression}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+
+    def rename_table(self, cur: Any, old: str, new: str) -> None:
+        super().rename_table(cur, old, new)
+        # the key index capture creates is named after its table: follow the new name
+        cur.execute(
+            f"alter index if exists {self.table(old + '_key')} rename to {quote(new + '_key')}"
+        )
 
     def lock_mappings(self, mappings: Sequence[Mapping], wait_seconds: float) -> None:
         deadline = time.monotonic() + max(0.0, wait_seconds)

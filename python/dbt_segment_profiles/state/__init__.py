@@ -1,0 +1,1 @@
+"""The state kept in the warehouse: acknowledgements, issues, orphaned bookkeeping."""
