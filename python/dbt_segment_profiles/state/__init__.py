@@ -1,0 +1,1 @@
+"""Bookkeeping the runner writes: the issues of rejected and failed rows."""
