@@ -13,11 +13,21 @@ rows each (five traits: two strings, an int, a double, a timestamp), runs `dbt d
   in a subprocess as well (benchmarks/_official_client.py). Its time runs from the first
   `identify()` until the receiver has counted every message.
 
+Every row rejected: a subscriptions model of --rejected-rows rows whose email subscription status
+is 'MAYBE', which Segment does not know, so every row is rejected before sending and recorded in
+segment_record_issues. Its sync runs twice (new issues, then the same issues again: attempts 2),
+and its rows recorded per second are compared with the identify sync of as many rows, measured in
+the same run (the small or large size when it has that many rows, else a reference model). The
+sync's time includes reading and judging the rows; recording alone is measured too: as many
+issues through the runner's own recording, in the sync's call sizes (benchmarks/_record_issues.py).
+
 Peak RSS is each child's own ru_maxrss (os.wait4). No timing is asserted (machines are shared and
-noisy); the exit code is 1 only when a message count does not match.
+noisy); the exit code is 1 only when a message or issue count does not match. The children run
+this checkout's runner (python/ first on PYTHONPATH), whichever one the interpreter has installed.
 
     .venv/bin/python benchmarks/bench_delivery.py --quick
     .venv/bin/python benchmarks/bench_delivery.py
+    .venv/bin/python benchmarks/bench_delivery.py --only-rejected --rejected-rows 200000
 """
 
 from __future__ import annotations
@@ -62,12 +72,22 @@ select
 from range({rows}) as t(i)
 """
 TRAITS = ("email", "plan", "orders", "lifetime_value", "signed_up_at")
+REJECTED_MODEL_SQL = """\
+select
+  i as user_id,
+  'user' || i || '@example.com' as email,
+  'MAYBE' as status
+from range({rows}) as t(i)
+"""
+REJECTED_FIELDS = {"user_id": "user_id", "email": "email", "email_subscription_status": "status"}
 
 
 @dataclass
 class Size:
     label: str
     rows: int
+    rejected: bool = False  # the subscriptions model whose every row is rejected
+    reason: str = ""  # what its sync gave as the reason
 
     @property
     def model(self) -> str:
@@ -202,12 +222,15 @@ def write_project(project: Path, database: Path, sizes: list[Size]) -> None:
     }
     models = []
     for size in sizes:
-        (project / "models" / f"{size.model}.sql").write_text(MODEL_SQL.format(rows=size.rows))
+        sql = REJECTED_MODEL_SQL if size.rejected else MODEL_SQL
+        (project / "models" / f"{size.model}.sql").write_text(sql.format(rows=size.rows))
         mapping = {
             "name": size.mapping,
-            "action": "identify",
+            "action": "subscriptions" if size.rejected else "identify",
             "profile_space": "default",
-            "fields": {"user_id": "user_id", "traits": {t: t for t in TRAITS}},
+            "fields": REJECTED_FIELDS
+            if size.rejected
+            else {"user_id": "user_id", "traits": {t: t for t in TRAITS}},
         }
         segment = {"primary_key": "user_id", "mappings": [mapping]}
         models.append({"name": size.model, "config": {"meta": {"segment": segment}}})
@@ -358,6 +381,7 @@ def measure_size(
     url: str,
     stats_url: str,
     env: dict[str, str],
+    with_official: bool = True,
 ) -> tuple[list[Measurement], float]:
     """Both tools on one model, runs interleaved so load changes hit both alike."""
     official_rows = min(size.rows, args.official_rows or size.rows)
@@ -368,7 +392,7 @@ def measure_size(
         if attempt:
             reset_mapping(project, size, env)
         ours.append(run_ours(size, project, env, stats_url, f"sync_{size.label}_{attempt}"))
-        if not args.skip_official:
+        if with_official and not args.skip_official:
             label = f"official_{size.label}_{attempt}"
             workdir = project.parent
             official.append(
@@ -385,11 +409,166 @@ def measure_size(
     return results, measure_baseline_rss(size, project, env)
 
 
+@dataclass
+class RejectedRun:
+    """One sync of the every-row-rejected model."""
+
+    rows: int
+    attempt: int  # 1: the issues are new; 2: they exist and are updated
+    seconds: float  # the sync phase the runner reports
+    peak_rss_mb: float
+    process_seconds: float
+    ok: bool
+    notes: list[str]
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class RecordingAlone:
+    rows: int
+    calls: int
+    seconds: list[float]  # new rows, then the same rows again
+    ok: bool
+
+
+def issue_counts(database: Path, mapping: str) -> tuple[int, int, int, int]:
+    """Rows, distinct keys, least and most attempts of a mapping's recorded issues."""
+    import duckdb
+
+    connection = duckdb.connect(str(database), read_only=True)
+    try:
+        row = connection.execute(
+            "select count(*), count(distinct record_key), coalesce(min(attempts), 0), "
+            f'coalesce(max(attempts), 0) from "{BOOKKEEPING_SCHEMA}"."segment_record_issues" '
+            "where mapping_name = ?",
+            [mapping],
+        ).fetchone()
+    finally:
+        connection.close()
+    return tuple(int(v) for v in row)  # type: ignore[return-value]
+
+
+def run_rejected(
+    size: Size, project: Path, database: Path, env: dict[str, str], attempt: int
+) -> RejectedRun:
+    """`dbt-segment sync` of the model whose every row is rejected; checks what it recorded."""
+    label = f"sync_{size.label}_{attempt}"
+    run = run_measured(sync_command(project, size), env, project, project.parent, label)
+    try:
+        document = json.loads(run.stdout)
+        result = document["results"][0]
+    except (ValueError, KeyError, IndexError):
+        sys.exit(f"dbt-segment sync exited {run.returncode}:\n{run.stdout}\n{run.stderr}")
+    counts = issue_counts(database, size.mapping)
+    expected = (size.rows, size.rows, attempt, attempt)
+    ok = (
+        run.returncode == 1
+        and (result["sent"], result["rejected"]) == (0, size.rows)
+        and counts == expected
+    )
+    notes = []
+    if not ok:
+        notes.append(
+            f"exit {run.returncode}: sent {result['sent']}, rejected {result['rejected']}, "
+            f"issues (rows, keys, min and max attempts) {counts}, expected {expected} "
+            f"({result['reasons'][:1]})"
+        )
+    seconds = document["elapsed_seconds"]
+    size.reason = result["reasons"][0] if result["reasons"] else "rejected"
+    print(
+        f"  every row rejected, sync {attempt}: sync phase {seconds:.2f}s, process "
+        f"{run.wall_seconds:.2f}s, {size.rows / seconds:,.0f} rows recorded/s, issues {counts}, "
+        f"peak RSS {run.peak_rss_mb:.0f} MB",
+        flush=True,
+    )
+    return RejectedRun(size.rows, attempt, seconds, run.peak_rss_mb, run.wall_seconds, ok, notes)
+
+
+def run_recording_alone(
+    size: Size, database: Path, env: dict[str, str], workdir: Path
+) -> RecordingAlone:
+    result_file = workdir / "record_issues_alone.json"
+    args = [
+        sys.executable,
+        str(HERE / "_record_issues.py"),
+        *("--db", str(database), "--schema", BOOKKEEPING_SCHEMA, "--rows", str(size.rows)),
+        *("--reason", size.reason, "--result", str(result_file)),
+    ]
+    run = run_measured(args, env, HERE, workdir, "record_issues_alone")
+    if run.returncode != 0 or not result_file.exists():
+        sys.exit(f"recording alone failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
+    result = json.loads(result_file.read_text())
+    n = size.rows
+    ok = result["checks"] == [[n, n, 1, 1], [n, n, 2, 2]]
+    print(
+        f"  recording alone, {n:,} issues in {result['calls']} calls: "
+        + ", ".join(f"{s:.2f}s" for s in result["seconds"])
+        + ("" if ok else f"  CHECK FAILED {result['checks']}"),
+        flush=True,
+    )
+    return RecordingAlone(n, result["calls"], result["seconds"], ok)
+
+
 # -- report -------------------------------------------------------------------------------------
 
 
+def print_rejected(
+    results: list[Measurement], runs: list[RejectedRun], alone: RecordingAlone | None
+) -> None:
+    rows = runs[0].rows
+    sent = next(
+        (m for m in results if m.tool == OURS and m.size.rows == rows and not m.size.rejected),
+        None,
+    )
+    print(f"\nevery row rejected (subscriptions, status 'MAYBE'), {rows:,} rows:")
+    if sent is not None:
+        print(
+            f"  {OURS} sending {rows:,} identify messages: {sent.seconds:.2f}s, "
+            f"{sent.events_per_second:,.0f} events/s"
+        )
+    for run in runs:
+        what = "new issues" if run.attempt == 1 else f"existing issues, attempts {run.attempt}"
+        ratio = (
+            f", {run.rows_per_second / sent.events_per_second:.1f}x the send rate"
+            if sent is not None and sent.events_per_second
+            else ""
+        )
+        print(
+            f"  sync {run.attempt} ({what}): {run.seconds:.2f}s, "
+            f"{run.rows_per_second:,.0f} rows recorded/s{ratio}, peak RSS "
+            f"{run.peak_rss_mb:.0f} MB, process {run.process_seconds:.2f}s"
+        )
+        for note in run.notes:
+            print(f"  note: {note}")
+    if alone is not None:
+        for seconds, what in zip(alone.seconds, ("new issues", "existing issues")):
+            rate = alone.rows / seconds if seconds > 0 else 0.0
+            ratio = (
+                f", {rate / sent.events_per_second:.1f}x the send rate"
+                if sent is not None and sent.events_per_second
+                else ""
+            )
+            print(
+                f"  recording alone ({what}, {alone.calls} calls): {seconds:.2f}s, "
+                f"{rate:,.0f} issues/s{ratio}" + ("" if alone.ok else "  CHECK FAILED")
+            )
+    print(
+        "  (rows recorded/s: rejected rows read, judged and recorded in segment_record_issues "
+        "per second of the sync phase; recording alone: only the recording (state/issues.py). "
+        "Above 1x, that costs less than sending as many messages)"
+    )
+
+
 def print_report(
-    results: list[Measurement], baselines: dict[str, float], command: str, repeat: int
+    results: list[Measurement],
+    baselines: dict[str, float],
+    command: str,
+    repeat: int,
+    rejected: list[RejectedRun] | None = None,
+    alone: RecordingAlone | None = None,
 ) -> None:
     header = (
         f"{'rows':>10}  {'tool':<26}{'sent':>10}{'seconds':>9}{'events/s':>11}"
@@ -421,7 +600,7 @@ def print_report(
                 f"ratio ours/official at {ours.size.rows:,} rows: {ratio:.1f}x "
                 f"({ours.events_per_second:,.0f} vs {official.events_per_second:,.0f} events/s)"
             )
-    ours_runs = [m for m in results if m.tool == OURS]
+    ours_runs = [m for m in results if m.tool == OURS and m.size.label in ("small", "large")]
     if len(ours_runs) == 2:
         small, large = ours_runs
         print(
@@ -433,6 +612,8 @@ def print_report(
     for m in results:
         for note in m.notes:
             print(f"note: {m.tool} at {m.size.rows:,} rows: {note}")
+    if rejected:
+        print_rejected(results, rejected, alone)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nload average at the end: {load} on {os.cpu_count()} CPUs (noisy timings if high)")
     print(f"command: {command}")
@@ -455,12 +636,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
     parser.add_argument("--skip-official", action="store_true")
+    parser.add_argument(
+        "--rejected-rows",
+        type=int,
+        default=None,
+        help="rows of the every-row-rejected case (default: --rows-small; 0 skips it)",
+    )
+    parser.add_argument(
+        "--only-rejected",
+        action="store_true",
+        help="only the every-row-rejected case and the identify sync of as many rows",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = parser.parse_args(argv)
     if args.quick:
         args.rows_small, args.rows_large = 20_000, 100_000
     if min(args.rows_small, args.rows_large) < 1 or args.repeat < 1:
         parser.error("row counts and --repeat must be positive")
+    if args.rejected_rows is None:
+        args.rejected_rows = args.rows_small  # its identify sync is the reference: no extra model
+    if args.rejected_rows < 0 or (args.only_rejected and args.rejected_rows < 1):
+        parser.error(
+            "--rejected-rows must be positive (0 skips the case, not with --only-rejected)"
+        )
     return args
 
 
@@ -469,7 +667,17 @@ def main(argv: list[str] | None = None) -> int:
     command = f"cd {shlex.quote(os.getcwd())} && " + shlex.join(
         [sys.executable, *sys.argv] if argv is None else [sys.executable, __file__, *argv]
     )
-    sizes = [Size("small", args.rows_small), Size("large", args.rows_large)]
+    sizes = (
+        []
+        if args.only_rejected
+        else [Size("small", args.rows_small), Size("large", args.rows_large)]
+    )
+    rejected_size = None
+    if args.rejected_rows:
+        if all(size.rows != args.rejected_rows for size in sizes):
+            # what sending as many rows costs, for the rejected case's ratio
+            sizes.append(Size("reference", args.rejected_rows))
+        rejected_size = Size("rejected", args.rejected_rows, rejected=True)
     workdir = Path(tempfile.mkdtemp(prefix="segment-bench-"))
     project, database = workdir / "project", workdir / "bench.duckdb"
     env = dict(os.environ)
@@ -478,26 +686,38 @@ def main(argv: list[str] | None = None) -> int:
             WRITE_KEY_ENV: "bench-write-key",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            # the runner of this checkout, even when the interpreter has another one installed
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(REPO_ROOT / "python"), env.get("PYTHONPATH")) if p
+            ),
         }
     )
     receiver, url, stats_url = start_receiver(workdir, env)
     env[ENDPOINT_ENV] = url
     print(f"workdir {workdir}; receiver {url} (count only), stats at {stats_url}", flush=True)
     try:
-        write_project(project, database, sizes)
+        write_project(project, database, sizes + ([rejected_size] if rejected_size else []))
         dbt = str(BIN / "dbt")
         run_checked([dbt, "deps", *project_flags(project)], env, project)
         seconds = run_checked([dbt, "run", *project_flags(project)], env, project)
-        print(f"dbt run: {seconds:.1f}s for {sum(s.rows for s in sizes):,} rows", flush=True)
+        total = sum(s.rows for s in sizes) + (rejected_size.rows if rejected_size else 0)
+        print(f"dbt run: {seconds:.1f}s for {total:,} rows", flush=True)
 
         results: list[Measurement] = []
         baselines: dict[str, float] = {}
         for size in sizes:
             print()
             measured, baselines[size.label] = measure_size(
-                size, args, project, database, url, stats_url, env
+                size, args, project, database, url, stats_url, env, size.label != "reference"
             )
             results.extend(measured)
+        rejected: list[RejectedRun] = []
+        alone: RecordingAlone | None = None
+        if rejected_size is not None:
+            print(f"\n{rejected_size.rows:,} rows, every one rejected", flush=True)
+            for attempt in (1, 2):
+                rejected.append(run_rejected(rejected_size, project, database, env, attempt))
+            alone = run_recording_alone(rejected_size, database, env, workdir)
     finally:
         receiver.send_signal(signal.SIGTERM)
         try:
@@ -509,9 +729,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    print_report(results, baselines, command, args.repeat)
-    if not all(m.ok for m in results):
-        print("\nFAILED: message counts do not match (see the notes above)")
+    print_report(results, baselines, command, args.repeat, rejected, alone)
+    checks = [m.ok for m in results] + [r.ok for r in rejected] + [alone.ok if alone else True]
+    if not all(checks):
+        print("\nFAILED: message or issue counts do not match (see the notes above)")
         return 1
     return 0
 

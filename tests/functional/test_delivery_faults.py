@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import signal
+import subprocess
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from dbt.tests.util import run_dbt
 
 from dbt_segment_profiles.sandbox import Faults
+from dbt_segment_profiles.warehouse import RecordIssue
+from dbt_segment_profiles.warehouse.duckdb import DuckDBWarehouse
+from dbt_segment_profiles.warehouse.postgres import PostgresWarehouse
 from segment_testing import (
     USERS_YML,
     WRITE_KEY_ENV,
     acknowledged_keys,
     build_and_start_sync_child,
     by_mapping,
+    generated_users_sql,
     received,
     segment,
     segment_project_config,
@@ -206,3 +217,231 @@ class TestInterruptedSync:
         code, document = segment(project, "sync")
         assert code == 0, document
         assert len(received(box2)) == 20_000 - acknowledged
+
+
+def subscriptions_sql(rows: int) -> str:
+    """`rows` users whose email subscription status Segment does not know: all rejected."""
+    return (
+        f"with ids as ({generated_users_sql(rows)})\n"
+        "select id, 'user' || cast(id as varchar(20)) || '@example.com' as email,\n"
+        "  'MAYBE' as status\n"
+        "from ids"
+    )
+
+
+SUBSCRIPTIONS_YML = """
+version: 2
+models:
+  - name: dim_subscribers
+    config:
+      meta:
+        segment:
+          primary_key: id
+          mappings:
+            - name: subscribers
+              action: subscriptions
+              profile_space: default
+              fields:
+                user_id: id
+                email: email
+                email_subscription_status: status
+"""
+
+
+def issue_summary(project: Any, mapping: str = "subscribers") -> tuple[Any, ...]:
+    """Rows, distinct keys, least and most attempts, kinds, and rows whose reason is wrong."""
+    return tuple(
+        project.run_sql(
+            "select count(*), count(distinct record_key), min(attempts), max(attempts), "
+            "min(kind), max(kind), "
+            "sum(case when reason like '%MAYBE%' then 0 else 1 end) "
+            f"from {project.test_schema}_segment.segment_record_issues "
+            f"where mapping_name = '{mapping}'",
+            fetch="one",
+        )
+    )
+
+
+class _CountingCursor:
+    def __init__(self, cursor: Any, statements: list[str]) -> None:
+        self._cursor = cursor
+        self._statements = statements
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._statements.append(sql)
+        return self._cursor.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+def count_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the runner's warehouses execute in this process from now on."""
+    statements: list[str] = []
+    for cls in (DuckDBWarehouse, PostgresWarehouse):
+
+        @contextlib.contextmanager
+        def transaction(self: Any, original: Any = cls.transaction) -> Iterator[Any]:
+            with original(self) as cursor:
+                yield _CountingCursor(cursor, statements)
+
+        monkeypatch.setattr(cls, "transaction", transaction)
+    return statements
+
+
+def open_bookkeeping(project: Any, target: dict[str, Any]) -> Any:
+    """The runner's own connection to the warehouse the tests run on."""
+    schema = f"{project.test_schema}_segment"
+    if target["type"] == "postgres":
+        return PostgresWarehouse(schema, target)
+    return DuckDBWarehouse(schema, target["path"], Path(project.project_root))
+
+
+class TestRejectionsInBulk:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_subscribers.sql": subscriptions_sql(5_000), "schema.yml": SUBSCRIPTIONS_YML}
+
+    def test_rejections_are_recorded_in_bulk(
+        self,
+        project: Any,
+        serve: Any,
+        monkeypatch: pytest.MonkeyPatch,
+        warehouse_target: dict[str, Any],
+    ) -> None:
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        box = serve()
+        statements = count_statements(monkeypatch)
+        code, document = segment(project, "sync")
+        assert code == 1, document
+        result = by_mapping(document)["subscribers"]
+        assert (result["sent"], result["rejected"]) == (0, 5_000)
+        assert "MAYBE" in result["reasons"][0]
+        assert box.stats.snapshot()["requests"] == 0
+        assert issue_summary(project) == (5_000, 5_000, 1, 1, "rejected", "rejected", 0)
+        # set-based: a few statements for the whole chunk, not one or two per issue
+        on_issues = [s for s in statements if '"segment_record_issues"' in s]
+        assert len(on_issues) <= 5, len(on_issues)
+
+        code, document = segment(project, "sync")
+        assert code == 1, document
+        assert issue_summary(project) == (5_000, 5_000, 2, 2, "rejected", "rejected", 0)
+
+        # the same (key, operation) twice in one chunk is one row, one attempt, the last reason;
+        # then a chunk of existing and new rows: one moves, the other is added
+        mapping = SimpleNamespace(name="duplicated")  # only the mapping's name is read
+        warehouse = open_bookkeeping(project, warehouse_target)
+        try:
+            warehouse.record_issues(
+                mapping,
+                [
+                    RecordIssue("7", "added", "first MAYBE", "rejected"),
+                    RecordIssue("7", "added", "second MAYBE", "failed"),
+                    RecordIssue("8", "added", "MAYBE", "rejected"),
+                ],
+            )
+            first = duplicated_issues(project)
+            warehouse.record_issues(
+                mapping,
+                [
+                    RecordIssue("8", "added", "MAYBE again", "failed"),
+                    RecordIssue("9", "added", "it's 'MAYBE'", "rejected"),
+                ],
+            )
+        finally:
+            warehouse.close()
+        assert first == [("7", "failed", "second MAYBE", 1), ("8", "rejected", "MAYBE", 1)]
+        assert duplicated_issues(project) == [
+            ("7", "failed", "second MAYBE", 1),
+            ("8", "failed", "MAYBE again", 2),
+            ("9", "rejected", "it's 'MAYBE'", 1),
+        ]
+
+
+def duplicated_issues(project: Any) -> list[tuple[Any, ...]]:
+    rows = project.run_sql(
+        "select record_key, kind, reason, attempts "
+        f"from {project.test_schema}_segment.segment_record_issues "
+        "where mapping_name = 'duplicated' order by record_key",
+        fetch="all",
+    )
+    return [tuple(r) for r in rows]
+
+
+def stderr_lines(child: subprocess.Popen) -> queue.Queue[str]:
+    """The child's stderr, line by line, read on a thread of its own."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert child.stderr is not None
+        for line in child.stderr:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def wait_for_progress(lines: queue.Queue[str], child: subprocess.Popen, mapping: str) -> str:
+    """The first progress line of a mapping: a chunk of its rows has been judged."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.1)
+        except queue.Empty:
+            assert child.poll() is None, f"the sync ended ({child.returncode}) without progress"
+            continue
+        if line.startswith(f"{mapping}: ") and "rows/s" in line:
+            return line
+    raise AssertionError("no progress line while rows were being rejected")
+
+
+class TestInterruptedRejections:
+    ROWS = 100_000
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {
+            "dim_subscribers.sql": subscriptions_sql(cls.ROWS),
+            "schema.yml": SUBSCRIPTIONS_YML,
+        }
+
+    def test_sigterm_stops_a_sync_where_every_row_is_rejected_within_a_chunk(
+        self, project: Any, serve: Any
+    ) -> None:
+        _, child = build_and_start_sync_child(project, serve, quiet=False)
+        try:
+            lines = stderr_lines(child)
+            wait_for_progress(lines, child, "subscribers")
+            child.send_signal(signal.SIGTERM)
+            assert child.wait(timeout=60) == 130
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        assert child.stdout is not None
+        assert "interrupted" in child.stdout.read()
+
+        # the rejections judged before the signal are recorded, and the run says how many
+        recorded = issue_summary(project)[0]
+        assert issue_summary(project) == (recorded, recorded, 1, 1, "rejected", "rejected", 0)
+        run = project.run_sql(
+            f"select status, rejected from {project.test_schema}_segment.segment_runs "
+            "where mapping_name = 'subscribers'",
+            fetch="all",
+        )
+        assert [tuple(r) for r in run] == [("interrupted", recorded)]
+        # stopped within a chunk or two of the signal, long before every row was judged
+        assert 0 < recorded < self.ROWS
+
+        code, document = segment(project, "sync")
+        assert code == 1, document
+        assert by_mapping(document)["subscribers"]["rejected"] == self.ROWS
+        assert issue_summary(project) == (self.ROWS, self.ROWS, 1, 2, "rejected", "rejected", 0)
+        attempts = project.run_sql(
+            f"select sum(attempts) from {project.test_schema}_segment.segment_record_issues",
+            fetch="one",
+        )[0]
+        assert attempts == self.ROWS + recorded

@@ -137,6 +137,7 @@ models:
 # the hashes a state captured before hash version 2 holds: the session's text of each value
 LEGACY_MACRO = """
 {% macro make_state_legacy(tz) %}
+  {% call statement('begin_legacy', auto_begin=True) %}select 1{% endcall %}
   {% do run_query("set TimeZone = '" ~ tz ~ "'") %}
   {% set state = segment_profiles.bookkeeping_relation('events', 'state') %}
   {% set relation = api.Relation.create(database=target.database, schema=target.schema,

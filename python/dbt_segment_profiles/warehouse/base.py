@@ -6,9 +6,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..mappings import Mapping
+from ..state.issues import record_issues
 
 OPERATIONS = ("added", "updated", "deleted")
 # how capture_mapping.sql starts the reason it records when the mass-delete guard holds a capture
@@ -70,9 +71,10 @@ class SqlMessages:
     needs_python: str
 
 
-@dataclass(frozen=True)
-class RecordIssue:
-    """A row that was not acknowledged, and why (rejected before sending, or failed)."""
+class RecordIssue(NamedTuple):
+    """A row that was not acknowledged, and why (rejected before sending, or failed).
+
+    A tuple, not a dataclass: a sync where every row is rejected makes one per row."""
 
     record_key: str
     operation: str
@@ -359,37 +361,9 @@ class Warehouse:
         )
 
     def record_issues(self, mapping: Mapping, issues: Sequence[RecordIssue]) -> None:
-        """One row per (mapping, key, operation): reason and last_seen move, attempts grow."""
-        if not issues:
-            return
-        table = self.table("segment_record_issues")
-        p = self.param
-        with self.transaction() as cur:
-            for issue in issues:
-                where = (
-                    f"where mapping_name = {p} and record_key = {p} and operation = {p}",
-                    (mapping.name, issue.record_key, issue.operation),
-                )
-                cur.execute(f"select count(*) from {table} {where[0]}", where[1])
-                if cur.fetchall()[0][0]:
-                    cur.execute(
-                        f"update {table} set reason = {p}, kind = {p}, "
-                        f"last_seen = current_timestamp, attempts = attempts + 1 {where[0]}",
-                        (issue.reason, issue.kind, *where[1]),
-                    )
-                else:
-                    cur.execute(
-                        f"insert into {table} (mapping_name, record_key, operation, kind, reason, "
-                        f"first_seen, last_seen, attempts) values ({p}, {p}, {p}, {p}, {p}, "
-                        "current_timestamp, current_timestamp, 1)",
-                        (
-                            mapping.name,
-                            issue.record_key,
-                            issue.operation,
-                            issue.kind,
-                            issue.reason,
-                        ),
-                    )
+        """One row per (mapping, key, operation): reason and last_seen move, attempts grow.
+        Set-based (a few statements per call, see state/issues.py), not a query per issue."""
+        record_issues(self, mapping.name, issues)
 
     def clear_resolved_issues(self, mapping: Mapping) -> None:
         """Forget issues of rows that are no longer pending (acknowledged since, or gone)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -46,20 +47,24 @@ class PostgresWarehouse(Warehouse):
         }
         self._connect_args = {k: v for k, v in self._connect_args.items() if v is not None}
         self._conn = psycopg2.connect(**self._connect_args)
+        # one connection, one transaction at a time: the acknowledger's thread commits while
+        # the sync records issues, and neither may commit or roll back the other's statements
+        self._lock = threading.RLock()
         self._reader = None
         self._locked: list[str] = []
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
-        cur = self._conn.cursor()
-        try:
-            yield cur
-            self._conn.commit()
-        except BaseException:
-            self._conn.rollback()
-            raise
-        finally:
-            cur.close()
+        with self._lock:
+            cur = self._conn.cursor()
+            try:
+                yield cur
+                self._conn.commit()
+            except BaseException:
+                self._conn.rollback()
+                raise
+            finally:
+                cur.close()
 
     def temporal_kinds(self, table: str) -> dict[str, str]:
         with self.transaction() as cur:

@@ -1,0 +1,61 @@
+"""Recording alone: N issues through the runner's own recording, in the sync's call sizes.
+
+Run as a script by bench_delivery.py after its every-row-rejected syncs, on the same DuckDB file.
+Records N issues (keys 0..N-1, the reason the sync gave) for a mapping name of its own, in calls
+of sync_engine.ISSUE_ROWS issues, twice (new rows, then the same rows again: attempts 2); checks
+the rows, deletes them, and writes the seconds of each pass as JSON to --result. The issues are
+built before the clock starts: only recording is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from dbt_segment_profiles.state.issues import record_issues
+from dbt_segment_profiles.sync_engine import ISSUE_ROWS
+from dbt_segment_profiles.warehouse import RecordIssue
+from dbt_segment_profiles.warehouse.duckdb import DuckDBWarehouse
+
+MAPPING = "bench_record_issues_alone"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--schema", required=True)
+    parser.add_argument("--rows", type=int, required=True)
+    parser.add_argument("--reason", required=True)
+    parser.add_argument("--result", required=True)
+    args = parser.parse_args()
+    issues = [RecordIssue(str(i), "added", args.reason, "rejected") for i in range(args.rows)]
+    calls = [issues[start : start + ISSUE_ROWS] for start in range(0, len(issues), ISSUE_ROWS)]
+    warehouse = DuckDBWarehouse(args.schema, args.db, Path(args.db).parent)
+    table = warehouse.table("segment_record_issues")
+    seconds, checks = [], []
+    try:
+        for _ in range(2):
+            started = time.perf_counter()
+            for call in calls:
+                record_issues(warehouse, MAPPING, call)
+            seconds.append(time.perf_counter() - started)
+            checks.append(
+                list(
+                    warehouse.query(
+                        f"select count(*), count(distinct record_key), min(attempts), "
+                        f"max(attempts) from {table} where mapping_name = ?",
+                        (MAPPING,),
+                    )[0]
+                )
+            )
+        warehouse.execute(f"delete from {table} where mapping_name = ?", (MAPPING,))
+    finally:
+        warehouse.close()
+    result = {"rows": args.rows, "calls": len(calls), "seconds": seconds, "checks": checks}
+    Path(args.result).write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Rejected and failed rows, recorded in bulk: a handful of set-based statements per call.
+
+`segment_record_issues` holds one row per (mapping, key, operation). A call stages its issues
+in a temporary table with one statement: the keys with the number of their issue, joined to the
+few distinct (operation, kind, reason) they share. The values travel as one list per column,
+unnested by the warehouse (DuckDB binds the lists natively, psycopg2 sends them as escaped array
+literals), so no value is ever spliced into SQL. Then one update moves the rows that exist
+(reason, kind, last_seen, attempts + 1) and one insert adds the others.
+
+Each call costs its own size plus one pass over the mapping's recorded issues, never a statement
+per issue; callers bound the size of a call (the sync records every 10,000 or so: on DuckDB one
+update of many more rows scattered over the table gets much slower per row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..warehouse.base import RecordIssue, Warehouse
+
+STAGE = "segment_record_issues_stage"
+
+
+def latest_per_key(issues: Iterable[RecordIssue]) -> list[RecordIssue]:
+    """One issue per (key, operation), the last one given: a call is one attempt per row."""
+    latest: dict[tuple[str, str], RecordIssue] = {}
+    for issue in issues:
+        latest[(issue.record_key, issue.operation)] = issue
+    return list(latest.values())
+
+
+def record_issues(warehouse: Warehouse, mapping_name: str, issues: Iterable[RecordIssue]) -> None:
+    """Insert new (key, operation) rows with attempts 1; move reason, kind, last_seen and
+    attempts + 1 of the rows already there. One transaction."""
+    rows = latest_per_key(issues)
+    if not rows:
+        return
+    numbers: dict[tuple[str, str, str], int] = {}
+    keys, key_numbers = [], []
+    for issue in rows:
+        # Postgres text cannot hold NUL, and a reason may quote a value or a server's answer
+        what = (issue.operation, issue.kind, issue.reason.replace("\x00", ""))
+        keys.append(issue.record_key)
+        key_numbers.append(numbers.setdefault(what, len(numbers)))
+    reasons = list(numbers)
+
+    table = warehouse.table("segment_record_issues")
+    p = warehouse.param
+    same_row = (
+        f"i.mapping_name = {p} and i.record_key = s.record_key and i.operation = s.operation"
+    )
+    with warehouse.transaction() as cur:
+        # one table for the statements below, so the planner has a single join to choose
+        cur.execute(
+            f"create temporary table {STAGE} as "
+            "select k.record_key, r.operation, r.kind, r.reason from ("
+            f"select unnest({p}::text[]) as record_key, unnest({p}::int[]) as issue) as k "
+            f"join (select unnest({p}::int[]) as issue, unnest({p}::text[]) as operation, "
+            f"unnest({p}::text[]) as kind, unnest({p}::text[]) as reason) as r "
+            "on r.issue = k.issue",
+            (
+                keys,
+                key_numbers,
+                list(range(len(reasons))),
+                [what[0] for what in reasons],
+                [what[1] for what in reasons],
+                [what[2] for what in reasons],
+            ),
+        )
+        # without statistics, Postgres may sort the whole issues table for a merge join
+        cur.execute(f"analyze {STAGE}")
+        cur.execute(
+            f"update {table} as i set reason = s.reason, kind = s.kind, "
+            "last_seen = current_timestamp, attempts = i.attempts + 1 "
+            f"from {STAGE} as s where {same_row}",
+            (mapping_name,),
+        )
+        updated = _changed(cur)
+        # the table has one row per (mapping, key, operation), so `updated` counts the staged
+        # rows that exist: when none or all do, the insert needs no second pass over the table
+        if updated < len(rows):
+            insert = (
+                f"insert into {table} (mapping_name, record_key, operation, kind, reason, "
+                "first_seen, last_seen, attempts) "
+                f"select {p}, s.record_key, s.operation, s.kind, s.reason, "
+                f"current_timestamp, current_timestamp, 1 from {STAGE} as s"
+            )
+            if updated:
+                cur.execute(
+                    f"{insert} where not exists (select 1 from {table} as i where {same_row})",
+                    (mapping_name, mapping_name),
+                )
+            else:
+                cur.execute(insert, (mapping_name,))
+        cur.execute(f"drop table {STAGE}")
+
+
+def _changed(cur: Any) -> int:
+    """Rows the last update changed: DuckDB answers with a row, psycopg2 with rowcount."""
+    if cur.description:
+        return int(cur.fetchall()[0][0])
+    return int(cur.rowcount)
