@@ -76,7 +76,7 @@ def rename(warehouse: Warehouse, old: str, new: Mapping, declared: list[Mapping]
     with warehouse.transaction() as cur:
         for role in ROLES:
             target = f"{new.name}__{role}"
-            cur.execute(f"drop table if exists {warehouse.table(target)}")
+            warehouse.drop_table(cur, target)
             if f"{old}__{role}" in orphans[old].tables:
                 warehouse.rename_table(cur, f"{old}__{role}", target)
         p = warehouse.param
@@ -96,11 +96,12 @@ def rename(warehouse: Warehouse, old: str, new: Mapping, declared: list[Mapping]
 
 
 def prune(warehouse: Warehouse, orphans: list[Orphan]) -> None:
-    """Drop the tables and records of these orphans; the runs table keeps their history."""
+    """Drop the tables and records of these orphans; the runs table keeps their history.
+    Views over them (the package's segment_sync_invalid_keys) go too, until the next dbt run."""
     with warehouse.transaction() as cur:
         for orphan in orphans:
             for table in orphan.tables:
-                cur.execute(f"drop table if exists {warehouse.table(table)}")
+                warehouse.drop_table(cur, table)
             for table in NAMED_IN[:3]:
                 if warehouse.table_exists(table):
                     cur.execute(

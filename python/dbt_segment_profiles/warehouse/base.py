@@ -168,6 +168,10 @@ class Warehouse:
         )
         return bool(rows and rows[0][0])
 
+    def drop_table(self, cur: Any, name: str) -> None:
+        """Drop a bookkeeping table, inside the caller's transaction."""
+        cur.execute(f"drop table if exists {self.table(name)}")
+
     def rename_table(self, cur: Any, old: str, new: str) -> None:
         """Rename a bookkeeping table (in the same schema), inside the caller's transaction."""
         cur.execute(f"alter table {self.table(old)} rename to {quote(new)}")

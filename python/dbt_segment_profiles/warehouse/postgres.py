@@ -79,6 +79,11 @@ class PostgresWarehouse(Warehouse):
             expression = f"({expression} at time zone 'UTC')"
         return f"""to_char({expression}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
 
+    def drop_table(self, cur: Any, name: str) -> None:
+        # the package's segment_sync_invalid_keys view selects from every mapping's invalid
+        # table: it goes too, and the next `dbt run` builds it over the mappings declared then
+        cur.execute(f"drop table if exists {self.table(name)} cascade")
+
     def rename_table(self, cur: Any, old: str, new: str) -> None:
         super().rename_table(cur, old, new)
         # the key index capture creates is named after its table: follow the new name
@@ -98,8 +103,7 @@ class PostgresWarehouse(Warehouse):
         while True:
             for name in list(waiting):
                 rows = self.query(
-                    f"select pg_try_advisory_lock({LOCK_CLASS}, "
-                    "hashtext(%s) & 2147483647)",
+                    f"select pg_try_advisory_lock({LOCK_CLASS}, hashtext(%s) & 2147483647)",
                     (self._lock_key(name),),
                 )
                 if rows[0][0]:
