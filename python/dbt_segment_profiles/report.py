@@ -8,7 +8,13 @@ import time
 from typing import Any, TextIO
 
 from .errors import ConfigProblem
+from .logs import LOGGER
 from .mappings import Mapping
+
+
+def _hosts(spaces: dict[str, Any] | None) -> dict[str, str]:
+    """Where each profile space sends: a sandbox or proxy shows as itself, not as Segment."""
+    return {name: space.base_url for name, space in (spaces or {}).items()}
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -32,39 +38,49 @@ class Reporter:
     def _json(self, document: Any) -> None:
         print(json.dumps(document, indent=2, default=str), file=self.out, flush=True)
 
-    def error(self, message: str) -> None:
+    # errors, warnings and notes go to the log (stderr and the log file, in --log-format);
+    # with --json, stdout carries one JSON document with the error too
+
+    def error(self, message: str, exit_code: int = 2) -> None:
+        LOGGER.error(message)
         if self.json_output:
-            self._json({"error": message})
-        else:
-            print(f"error: {message}", file=self.err, flush=True)
+            self._json({"error": message, "exit_code": exit_code})
 
     def warn(self, message: str) -> None:
-        if not self.json_output:
-            print(f"warning: {message}", file=self.err, flush=True)
+        LOGGER.warning(message)
 
     def note(self, message: str) -> None:
         if self.json_output:
-            self._json({"note": message})
+            LOGGER.info(message)
         elif not self.quiet:
             self._print(message)
 
     def config_problems(self, problems: list[ConfigProblem], hint: str) -> None:
-        if self.json_output:
-            self._json({"problems": [p.__dict__ for p in problems], "hint": hint})
-            return
-        print(f"{len(problems)} problem(s) in the Segment config:", file=self.err)
-        for problem in problems:
-            print(f"  - {problem}", file=self.err)
+        lines = [f"{len(problems)} problem(s) in the Segment config:"]
+        lines += [f"  - {problem}" for problem in problems]
         if hint:
-            print(f"  -> {hint}", file=self.err)
-        print("nothing was sent", file=self.err, flush=True)
-
-    def validated(self, mappings: list[Mapping]) -> None:
+            lines.append(f"  -> {hint}")
+        LOGGER.error("\n".join(lines + ["nothing was sent"]))
         if self.json_output:
-            self._json({"valid": True, "mappings": [m.name for m in mappings]})
+            self._json({"problems": [p.__dict__ for p in problems], "hint": hint, "exit_code": 2})
+
+    def validated(self, mappings: list[Mapping], spaces: dict[str, Any] | None = None) -> None:
+        hosts = _hosts(spaces)
+        if self.json_output:
+            self._json(
+                {
+                    "valid": True,
+                    "exit_code": 0,
+                    "mappings": [m.name for m in mappings],
+                    "destinations": {m.name: hosts.get(m.profile_space) for m in mappings},
+                }
+            )
             return
         for m in mappings:
-            self._print(f"ok  {m.name} ({m.model_name}, {m.action} -> {m.profile_space})")
+            self._print(
+                f"ok  {m.name} ({m.model_name}, {m.action} -> {m.profile_space} at "
+                f"{hosts.get(m.profile_space, '?')})"
+            )
         self._print(f"{len(mappings)} mapping(s) valid")
 
     def progress(self, result: Any, total: int) -> None:
@@ -98,12 +114,18 @@ class Reporter:
                 flush=True,
             )
 
-    def plan(self, plans: list[Any]) -> None:
+    def plan(self, plans: list[Any], spaces: dict[str, Any] | None = None) -> None:
+        hosts = _hosts(spaces)
         if self.json_output:
-            self._json({"plans": [p.__dict__ for p in plans]})
+            documents = [{**p.__dict__, "destination": hosts.get(p.profile_space)} for p in plans]
+            code = 2 if any(p.blocked for p in plans) else 0
+            self._json({"plans": documents, "exit_code": code})
             return
         for p in plans:
-            self._print(f"{p.mapping} ({p.model}, {p.action} -> {p.profile_space})")
+            self._print(
+                f"{p.mapping} ({p.model}, {p.action} -> {p.profile_space} at "
+                f"{hosts.get(p.profile_space, '?')})"
+            )
             self._print(f"  pending: {_counts(p.pending)}; invalid keys: {p.invalid_keys}")
             if p.blocked:
                 self._print(f"  blocked: {p.blocked}")
@@ -143,6 +165,29 @@ class Reporter:
             f"done in {result.duration_seconds:.1f}s: {status.get(result.exit_code, '')}"
             f" (exit {result.exit_code})"
         )
+
+    def run_result(self, result: Any) -> None:
+        """`dbt-segment run`: dbt's outcome and the sync of what it built."""
+        if self.json_output:
+            from .results import results_document
+
+            document: dict[str, Any] = {
+                "dbt": {
+                    "exit_code": result.dbt.exit_code,
+                    "built": sorted(result.dbt.built),
+                    "error": result.dbt.error,
+                },
+                "exit_code": result.exit_code,
+            }
+            if result.sync is not None:
+                document.update(results_document(result.sync))
+                document["exit_code"] = result.exit_code
+            self._json(document)
+            return
+        if result.sync is not None:
+            self.sync_result(result.sync)
+        if result.dbt.exit_code:
+            self._print(f"dbt run failed (exit {result.dbt.exit_code}): exit {result.exit_code}")
 
     def reset(
         self,

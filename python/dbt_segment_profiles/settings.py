@@ -100,10 +100,12 @@ def parse_settings(raw: Any, target_schema: str) -> tuple[Settings, list[ConfigP
         if not isinstance(env, str) or not env:
             problem(f"{key}.write_key_env", "is missing: name the environment variable")
             continue
-        region = conf.get("region", "us")
+        raw_region = conf.get("region", "us")
+        region = str(raw_region).strip().lower()
         if region not in REGION_HOSTS:
-            problem(f"{key}.region", f"unknown region {region!r}; expected us or eu")
-            continue
+            problem(f"{key}.region", f"unknown region {raw_region!r}; expected us or eu")
+            # still defined: its mappings are not also reported as naming an unknown space
+            region = "us"
         numbers: dict[str, float] = {}
         for number_key, kind in _NUMBER_KEYS.items():
             if number_key not in conf:

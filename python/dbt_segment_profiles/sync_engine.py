@@ -52,6 +52,7 @@ class MappingResult:
     error: str | None = None
     reasons: list[str] = field(default_factory=list)
     region_note: str | None = None
+    unique_id: str = ""  # the model's, as in dbt's manifest and run_results.json
 
     @property
     def ok(self) -> bool:
@@ -68,11 +69,15 @@ class SyncResult:
     ended_at: datetime | None = None
     mappings: list[MappingResult] = field(default_factory=list)
     interrupted: bool = False
+    # why the sync stopped before sending anything (configuration, a lock held elsewhere...)
+    error: str | None = None
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
+        if self.error is not None:
+            return 2
         if any(m.status == "blocked" for m in self.mappings):
             return 2
         return 0 if all(m.ok for m in self.mappings) else 1
@@ -156,7 +161,13 @@ def sync_mappings(
 
 
 def _blocked(warehouse: Warehouse, mapping: Mapping, reason: str) -> MappingResult:
-    result = MappingResult(mapping.name, mapping.model_name, mapping.action, mapping.profile_space)
+    result = MappingResult(
+        mapping.name,
+        mapping.model_name,
+        mapping.action,
+        mapping.profile_space,
+        unique_id=mapping.model_id,
+    )
     result.pending = warehouse.pending_counts(mapping)
     result.status = "blocked"
     result.error = reason
@@ -172,7 +183,13 @@ def _sync_one(
 ) -> MappingResult:
     started = time.monotonic()
     started_at = datetime.now(timezone.utc)
-    result = MappingResult(mapping.name, mapping.model_name, mapping.action, mapping.profile_space)
+    result = MappingResult(
+        mapping.name,
+        mapping.model_name,
+        mapping.action,
+        mapping.profile_space,
+        unique_id=mapping.model_id,
+    )
     result.pending = warehouse.pending_counts(mapping)
     result.invalid_keys = sum(n for _, _, n in warehouse.invalid_keys(mapping))
     result.acknowledged_by_operation = dict.fromkeys(result.pending, 0)

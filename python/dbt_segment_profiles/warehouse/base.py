@@ -61,6 +61,7 @@ class CaptureStatus:
     blocked_reason: str | None
     allow_mass_delete: bool | None
     captured_at: datetime | None
+    invocation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ class Warehouse:
         rows = self.query(
             "select relation_name, key_column, key_type, hash_version, pending_added, "
             "pending_updated, pending_deleted, state_rows, deleting, blocked_reason, "
-            f"allow_mass_delete, captured_at from {self.table('segment_captures')} "
+            f"allow_mass_delete, captured_at, invocation_id from {self.table('segment_captures')} "
             f"where mapping_name = {self.param}",
             (mapping.name,),
         )

@@ -98,8 +98,7 @@ class PostgresWarehouse(Warehouse):
         while True:
             for name in list(waiting):
                 rows = self.query(
-                    f"select pg_try_advisory_lock({LOCK_CLASS}, "
-                    "hashtext(%s) & 2147483647)",
+                    f"select pg_try_advisory_lock({LOCK_CLASS}, hashtext(%s) & 2147483647)",
                     (self._lock_key(name),),
                 )
                 if rows[0][0]:
