@@ -9,6 +9,11 @@ from typing import Any, TextIO
 
 from .errors import ConfigProblem
 from .mappings import Mapping
+from .reporting.progress import ProgressLine, ProgressMeter
+
+
+def _now(now: float | None) -> float:
+    return time.monotonic() if now is None else now
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -67,36 +72,36 @@ class Reporter:
             self._print(f"ok  {m.name} ({m.model_name}, {m.action} -> {m.profile_space})")
         self._print(f"{len(mappings)} mapping(s) valid")
 
-    def progress(self, result: Any, total: int) -> None:
-        """A bar with rows per second and an ETA on a terminal; a line every 10 s elsewhere."""
+    def progress(self, result: Any, total: int, now: float | None = None) -> None:
+        """After each settled batch of a mapping (`total`: its pending rows): a bar on a
+        terminal, a line every 10 s elsewhere, and always a mapping's first and last line.
+        `now`: seconds on the monotonic clock (default: read it)."""
+        self._progress_lines(self._progress_meter().update(result, total, _now(now)))
+
+    def progress_start(self, result: Any, total: int, now: float | None = None) -> None:
+        """The mapping starts sending: its rows per second count from now."""
+        self._progress_lines(self._progress_meter().start(result, total, _now(now)))
+
+    def progress_done(self, result: Any, total: int, now: float | None = None) -> None:
+        """The mapping is over (also when stopped early): its last line, once."""
+        lines = self._progress_meter().update(result, total, _now(now), finished=True)
+        self._progress_lines(lines)
+
+    def _progress_meter(self) -> ProgressMeter:
+        meter: ProgressMeter | None = getattr(self, "_meter", None)
+        if meter is None:
+            meter = self._meter = ProgressMeter(interval=0.2 if self._tty else 10.0)
+        return meter
+
+    def _progress_lines(self, lines: list[ProgressLine]) -> None:
         if self.json_output or self.quiet:
             return
-        now = time.monotonic()
-        key = result.mapping
-        if key != self._progress_mapping:
-            self._progress_mapping, self._progress_started = key, now
-        if now - self._last_progress < (0.2 if self._tty else 10.0):
-            return
-        self._last_progress = now
-        done = result.acknowledged + result.rejected + result.failed
-        elapsed = max(now - self._progress_started, 1e-6)
-        rate = done / elapsed
-        eta = (total - done) / rate if rate > 0 else 0.0
-        if self._tty:
-            share = done / total if total else 1.0
-            bar = "#" * int(share * 30)
-            print(
-                f"\r{key}: [{bar:<30}] {done}/{total} {rate:,.0f} rows/s ETA {eta:,.0f}s ",
-                end="",
-                file=self.err,
-                flush=True,
-            )
-        else:
-            print(
-                f"{key}: {done}/{total} rows, {rate:,.0f} rows/s, ETA {eta:,.0f}s",
-                file=self.err,
-                flush=True,
-            )
+        for line in lines:
+            if self._tty:
+                end = "\n" if line.final else ""
+                print(f"\r{line.bar()}\x1b[K", end=end, file=self.err, flush=True)
+            else:
+                print(line.text(), file=self.err, flush=True)
 
     def plan(self, plans: list[Any]) -> None:
         if self.json_output:
