@@ -10,6 +10,9 @@ from typing import Any, TextIO
 from .errors import ConfigProblem
 from .mappings import Mapping
 from .reporting.progress import ProgressLine, ProgressMeter
+from .reporting.tables import table, utc, utc_short
+
+_RUN_COUNTS = ("sent", "acknowledged", "rejected", "failed")
 
 
 def _now(now: float | None) -> float:
@@ -191,10 +194,24 @@ class Reporter:
         else:
             self._print("nothing dropped: run `dbt-segment prune --yes` to drop the above")
 
-    def status(self, runs: list[dict[str, Any]], orphans: list[Any] | None = None) -> None:
+    def status(
+        self,
+        runs: list[dict[str, Any]],
+        orphans: list[Any] | None = None,
+        last_errors: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """The last runs as a table (times in UTC), orphaned bookkeeping, and per mapping the
+        reason its rows were last rejected or failed (`last_errors`, from status.last_errors)."""
         orphans = orphans or []
+        last_errors = last_errors or {}
         if self.json_output:
-            self._json({"runs": runs, "orphans": [o.name for o in orphans]})
+            self._json(
+                {
+                    "runs": [{k: utc(v) for k, v in run.items()} for run in runs],
+                    "orphans": [o.name for o in orphans],
+                    "last_errors": last_errors,
+                }
+            )
             return
         for o in orphans:
             self._print(
@@ -203,9 +220,21 @@ class Reporter:
             )
         if not runs:
             self._print("no sync runs recorded yet")
-        for run in runs:
-            self._print(
-                f"{run['mapping_name']}  {run['started_at']}  {run['status']}: "
-                f"sent {run['sent']}, acknowledged {run['acknowledged']}, "
-                f"rejected {run['rejected']}, failed {run['failed']}"
-            )
+        else:
+            columns = ("mapping_name", "started_at", "status", *_RUN_COUNTS)
+            rows = [
+                [run["mapping_name"], utc_short(run["started_at"]), run["status"]]
+                + [run[c] for c in _RUN_COUNTS]
+                for run in runs
+            ]
+            headers = ["mapping", "started (UTC)", "status", *_RUN_COUNTS]
+            for line in table(headers, rows, numeric=set(range(3, len(columns)))):
+                self._print(line)
+        if last_errors:
+            self._print("")
+            self._print("rows still pending with an issue, and the last reason recorded:")
+            for name, error in last_errors.items():
+                reason = " ".join(str(error["reason"]).split())
+                if len(reason) > 300:
+                    reason = reason[:297] + "..."
+                self._print(f"  {name}: {error['rows']:,} row(s); last {error['kind']}: {reason}")
