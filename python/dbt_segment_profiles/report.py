@@ -10,6 +10,14 @@ from typing import Any, TextIO
 from .errors import ConfigProblem
 from .logs import LOGGER
 from .mappings import Mapping
+from .reporting.progress import ProgressLine, ProgressMeter
+from .reporting.tables import table, utc, utc_short
+
+_RUN_COUNTS = ("sent", "acknowledged", "rejected", "failed")
+
+
+def _now(now: float | None) -> float:
+    return time.monotonic() if now is None else now
 
 
 def _hosts(spaces: dict[str, Any] | None) -> dict[str, str]:
@@ -83,36 +91,36 @@ class Reporter:
             )
         self._print(f"{len(mappings)} mapping(s) valid")
 
-    def progress(self, result: Any, total: int) -> None:
-        """A bar with rows per second and an ETA on a terminal; a line every 10 s elsewhere."""
+    def progress(self, result: Any, total: int, now: float | None = None) -> None:
+        """After each settled batch of a mapping (`total`: its pending rows): a bar on a
+        terminal, a line every 10 s elsewhere, and always a mapping's first and last line.
+        `now`: seconds on the monotonic clock (default: read it)."""
+        self._progress_lines(self._progress_meter().update(result, total, _now(now)))
+
+    def progress_start(self, result: Any, total: int, now: float | None = None) -> None:
+        """The mapping starts sending: its rows per second count from now."""
+        self._progress_lines(self._progress_meter().start(result, total, _now(now)))
+
+    def progress_done(self, result: Any, total: int, now: float | None = None) -> None:
+        """The mapping is over (also when stopped early): its last line, once."""
+        lines = self._progress_meter().update(result, total, _now(now), finished=True)
+        self._progress_lines(lines)
+
+    def _progress_meter(self) -> ProgressMeter:
+        meter: ProgressMeter | None = getattr(self, "_meter", None)
+        if meter is None:
+            meter = self._meter = ProgressMeter(interval=0.2 if self._tty else 10.0)
+        return meter
+
+    def _progress_lines(self, lines: list[ProgressLine]) -> None:
         if self.json_output or self.quiet:
             return
-        now = time.monotonic()
-        key = result.mapping
-        if key != self._progress_mapping:
-            self._progress_mapping, self._progress_started = key, now
-        if now - self._last_progress < (0.2 if self._tty else 10.0):
-            return
-        self._last_progress = now
-        done = result.acknowledged + result.rejected + result.failed
-        elapsed = max(now - self._progress_started, 1e-6)
-        rate = done / elapsed
-        eta = (total - done) / rate if rate > 0 else 0.0
-        if self._tty:
-            share = done / total if total else 1.0
-            bar = "#" * int(share * 30)
-            print(
-                f"\r{key}: [{bar:<30}] {done}/{total} {rate:,.0f} rows/s ETA {eta:,.0f}s ",
-                end="",
-                file=self.err,
-                flush=True,
-            )
-        else:
-            print(
-                f"{key}: {done}/{total} rows, {rate:,.0f} rows/s, ETA {eta:,.0f}s",
-                file=self.err,
-                flush=True,
-            )
+        for line in lines:
+            if self._tty:
+                end = "\n" if line.final else ""
+                print(f"\r{line.bar()}\x1b[K", end=end, file=self.err, flush=True)
+            else:
+                print(line.text(), file=self.err, flush=True)
 
     def plan(self, plans: list[Any], spaces: dict[str, Any] | None = None) -> None:
         hosts = _hosts(spaces)
@@ -231,10 +239,24 @@ class Reporter:
         else:
             self._print("nothing dropped: run `dbt-segment prune --yes` to drop the above")
 
-    def status(self, runs: list[dict[str, Any]], orphans: list[Any] | None = None) -> None:
+    def status(
+        self,
+        runs: list[dict[str, Any]],
+        orphans: list[Any] | None = None,
+        last_errors: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """The last runs as a table (times in UTC), orphaned bookkeeping, and per mapping the
+        reason its rows were last rejected or failed (`last_errors`, from status.last_errors)."""
         orphans = orphans or []
+        last_errors = last_errors or {}
         if self.json_output:
-            self._json({"runs": runs, "orphans": [o.name for o in orphans]})
+            self._json(
+                {
+                    "runs": [{k: utc(v) for k, v in run.items()} for run in runs],
+                    "orphans": [o.name for o in orphans],
+                    "last_errors": last_errors,
+                }
+            )
             return
         for o in orphans:
             self._print(
@@ -243,9 +265,21 @@ class Reporter:
             )
         if not runs:
             self._print("no sync runs recorded yet")
-        for run in runs:
-            self._print(
-                f"{run['mapping_name']}  {run['started_at']}  {run['status']}: "
-                f"sent {run['sent']}, acknowledged {run['acknowledged']}, "
-                f"rejected {run['rejected']}, failed {run['failed']}"
-            )
+        else:
+            columns = ("mapping_name", "started_at", "status", *_RUN_COUNTS)
+            rows = [
+                [run["mapping_name"], utc_short(run["started_at"]), run["status"]]
+                + [run[c] for c in _RUN_COUNTS]
+                for run in runs
+            ]
+            headers = ["mapping", "started (UTC)", "status", *_RUN_COUNTS]
+            for line in table(headers, rows, numeric=set(range(3, len(columns)))):
+                self._print(line)
+        if last_errors:
+            self._print("")
+            self._print("rows still pending with an issue, and the last reason recorded:")
+            for name, error in last_errors.items():
+                reason = " ".join(str(error["reason"]).split())
+                if len(reason) > 300:
+                    reason = reason[:297] + "..."
+                self._print(f"  {name}: {error['rows']:,} row(s); last {error['kind']}: {reason}")

@@ -121,11 +121,24 @@ def parse_settings(raw: Any, target_schema: str) -> tuple[Settings, list[ConfigP
             continue
         if any(v <= 0 for v in numbers.values()):
             continue
+        endpoint = conf.get("endpoint")
+        if isinstance(endpoint, str):
+            # empty means unset, so `endpoint: "{{ env_var('SEGMENT_ENDPOINT', '') }}"` falls
+            # back to the region's host when the variable is unset or empty
+            endpoint = endpoint.strip() or None
+        if endpoint is not None and not (
+            isinstance(endpoint, str) and endpoint.startswith(("http://", "https://"))
+        ):
+            problem(
+                f"{key}.endpoint",
+                f"{endpoint!r} must be an http:// or https:// URL (or empty: the region's host)",
+            )
+            continue
         spaces[name] = ProfileSpace(
             name=name,
             write_key_env=env,
             region=region,
-            endpoint=conf.get("endpoint") or None,
+            endpoint=endpoint,
             gzip=bool(conf.get("gzip", False)),
             **numbers,
         )
