@@ -132,6 +132,15 @@ class Invocation:
         with api.opened(**self.project_args(), wait_seconds=wait_seconds) as ctx:
             yield ctx
 
+    def sync_options(self, stop: threading.Event) -> SyncOptions:
+        reporter = self.reporter
+        return SyncOptions(
+            stop=stop,
+            progress=reporter.progress,
+            progress_start=reporter.progress_start,
+            progress_done=reporter.progress_done,
+        )
+
     def selection(self) -> api.Selection:
         o = self.options
         return api.Selection(o.get("select") or None, o.get("exclude") or None, o.get("selector"))
@@ -214,7 +223,7 @@ def sync(inv: Invocation, wait: float, allow_mass_delete: bool, **_: Any) -> int
     """Send pending changes to Segment."""
     with inv.context(wait) as ctx, _stop_on_signals() as stop:
         mappings = api.selected(ctx, inv.selection(), inv.options["vars"])
-        options = SyncOptions(stop=stop, progress=inv.reporter.progress)
+        options = inv.sync_options(stop)
         result = api.sync_context(ctx, mappings, options, allow_mass_delete, inv.argv)
     inv.reporter.sync_result(result)
     return result.exit_code
@@ -244,7 +253,7 @@ def run(
     if outcome.exit_code:
         LOGGER.error(f"dbt run failed (exit {outcome.exit_code}): {outcome.error}")
     with _stop_on_signals() as stop:
-        options = SyncOptions(stop=stop, progress=inv.reporter.progress)
+        options = inv.sync_options(stop)
         result = api.sync_built(
             outcome,
             **args,
@@ -265,12 +274,14 @@ def run(
 def status(inv: Invocation, limit: int, **_: Any) -> int:
     """The last runs per mapping."""
     from .state.orphans import find_orphans
-    from .status import last_runs
+    from .status import last_errors, last_runs
 
     with inv.context() as ctx:
         mappings = api.selected(ctx, inv.selection(), inv.options["vars"])
         inv.reporter.status(
-            last_runs(ctx.warehouse, mappings, limit), find_orphans(ctx.warehouse, ctx.mappings)
+            last_runs(ctx.warehouse, mappings, limit),
+            find_orphans(ctx.warehouse, ctx.mappings),
+            last_errors=last_errors(ctx.warehouse, mappings),
         )
     return EXIT_OK
 

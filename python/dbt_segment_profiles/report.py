@@ -35,9 +35,6 @@ class Reporter:
         self.quiet = quiet
         self.out = out or sys.stdout
         self.err = sys.stderr
-        self._last_progress = 0.0
-        self._progress_mapping: str | None = None
-        self._progress_started = 0.0
         self._tty = self.err.isatty() and not json_output and not quiet
 
     def _print(self, text: str = "") -> None:
@@ -120,7 +117,7 @@ class Reporter:
                 end = "\n" if line.final else ""
                 print(f"\r{line.bar()}\x1b[K", end=end, file=self.err, flush=True)
             else:
-                print(line.text(), file=self.err, flush=True)
+                LOGGER.info(line.text())
 
     def plan(self, plans: list[Any], spaces: dict[str, Any] | None = None) -> None:
         hosts = _hosts(spaces)
@@ -143,8 +140,6 @@ class Reporter:
                 self._print(f"  rejected {rejected['key']}: {rejected['reason']}")
 
     def sync_result(self, result: Any) -> None:
-        if self._tty:
-            print("", file=self.err)
         if self.json_output:
             from .results import results_document
 

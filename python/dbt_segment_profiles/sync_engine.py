@@ -96,6 +96,9 @@ class SyncOptions:
     chunk_rows: int = CHUNK_ROWS
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Progress | None = None
+    # called when a mapping starts sending and when it is over (stopped early included)
+    progress_start: Progress | None = None
+    progress_done: Progress | None = None
     max_reasons: int = 5
     # mapping name -> why it must not be sent now (its result says so; the exit code is 2)
     blocked: dict[str, str] = field(default_factory=dict)
@@ -202,7 +205,14 @@ def _sync_one(
         # written ahead: whatever happens to the sends, the next capture knows they may have
         # reached Segment
         warehouse.record_attempts(mapping)
-        _MappingSender(warehouse, mapping, space_sender, options, result, issues).run()
+        total = sum(result.pending.values())
+        if options.progress_start is not None:
+            options.progress_start(result, total)
+        try:
+            _MappingSender(warehouse, mapping, space_sender, options, result, issues).run()
+        finally:
+            if options.progress_done is not None:
+                options.progress_done(result, total)
         if space_sender.auth_error is not None:
             result.error = _auth_message(space_sender)
     space = space_sender.space

@@ -93,6 +93,7 @@ class TestPipelines:
         assert len(received(sandbox)) == 6
 
     def test_item_4_select_takes_dbts_syntax_and_mapping_names(self, project: Any) -> None:
+        run_dbt(["deps"])
         def planned(*args: str) -> set[str]:
             code, document = segment(project, "plan", "--samples", "0", *args)
             assert code == 0, document
@@ -109,6 +110,7 @@ class TestPipelines:
     def test_item_5_logs_as_dbt_and_a_results_file_with_args_and_ids(
         self, project: Any, sandbox: Any, tmp_path: Path
     ) -> None:
+        run_dbt(["deps"])
         write_seed(project, "raw_users", HEADER, [*ROWS, (4, "d@x.io", "pro")])
         run_dbt(["run", "--exclude", "broken"])
         code, out, err = run_cli(
@@ -256,6 +258,7 @@ class TestOneValidation:
         assert received(sandbox) == []
 
 
+@pytest.mark.usefixtures("sandbox")
 class TestRegionMessage:
     @pytest.fixture(scope="class")
     @classmethod
@@ -270,7 +273,7 @@ class TestRegionMessage:
     def test_item_3_a_wrong_region_is_one_message(self, project: Any) -> None:
         run_dbt(["deps"])
         code, document = segment(project, "validate", "--select", "constant_ids")
-        assert code == 2
+        assert code == 2 and "problems" in document, document
         region = [p for p in document["problems"] if "region" in p["key"]]
-        assert len(region) == 1 and "expected us or eu" in region[0]["message"]
+        assert len(region) == 1 and "expected us or eu" in region[0]["message"], document
         assert not any("unknown profile space" in p["message"] for p in document["problems"])
