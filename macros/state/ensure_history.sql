@@ -27,5 +27,5 @@
       ~ ', key_type ' ~ text ~ ', hash_version ' ~ int ~ ', captured_at ' ~ ts
       ~ ', pending_added ' ~ int ~ ', pending_updated ' ~ int ~ ', pending_deleted ' ~ int
       ~ ', state_rows ' ~ int ~ ', deleting ' ~ int ~ ', blocked_reason ' ~ text
-      ~ ', allow_mass_delete ' ~ dbt.type_boolean() ~ ')') %}
+      ~ ', allow_mass_delete ' ~ dbt.type_boolean() ~ ', invocation_id ' ~ text ~ ')') %}
 {%- endmacro %}

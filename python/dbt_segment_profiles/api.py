@@ -1,68 +1,161 @@
-"""The Python API for orchestrators (Airflow, Dagster): the CLI's verbs as functions."""
+"""The one path for every verb: the CLI and orchestrators (Airflow, Dagster) both call it.
+
+Every function raises `SegmentProfilesError` (exit code 2 on the CLI) for what a user must fix:
+`ConfigError` carries the list of problems; nothing has been sent when either is raised.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from .context import Context, blocked_mappings, load_context, require_valid, select_mappings
-from .errors import SegmentProfilesError
+from .context import Context, blocked_mappings, check, load_context, require_valid
+from .errors import ConfigError, ConfigProblem, SegmentProfilesError
+from .logs import LOGGER
 from .mappings import Mapping
 from .preview import MappingPlan, plan_mappings
+from .project import dbt_flags
 from .results import write_results
+from .selection import select_mappings
 from .sync_engine import Progress, SyncOptions, SyncResult, sync_mappings
+from .version_check import warn_on_version_mismatch
 from .warehouse import MASS_DELETE, MappingsLocked
 
-
-def _selected(ctx: Context, select: list[str] | None, exclude: list[str] | None) -> list[Mapping]:
-    mappings = select_mappings(ctx.mappings, select, exclude)
-    if not mappings and not ctx.problems:
-        raise SegmentProfilesError("no mappings selected")
-    return mappings
+Vars = str | dict[str, Any] | None
 
 
-def sync(
+@dataclass
+class Selection:
+    """What to work on, in dbt's selection syntax plus mapping names."""
+
+    select: Sequence[str] | None = None
+    exclude: Sequence[str] | None = None
+    selector: str | None = None
+
+
+@contextlib.contextmanager
+def opened(
     project_dir: str | None = None,
     profiles_dir: str | None = None,
     target: str | None = None,
-    vars: str | dict[str, Any] | None = None,
-    select: list[str] | None = None,
-    exclude: list[str] | None = None,
-    stop: threading.Event | None = None,
-    progress: Progress | None = None,
+    vars: Vars = None,
     wait_seconds: float = 0.0,
-    allow_mass_delete: bool = False,
-) -> SyncResult:
-    """Send the pending changes of the selected mappings; raises ConfigError before sending.
-
-    The result carries per-mapping counts (`result.mappings`), `exit_code` (0, 1, 2 when a
-    mapping was blocked, or 130) and `duration_seconds`; it is also written to
-    target/segment_sync_results.json. Raises SegmentProfilesError when another process holds a
-    selected mapping for longer than `wait_seconds`.
-    """
+) -> Iterator[Context]:
+    """The project, its settings and mappings, and (opened on first use) its warehouse."""
     ctx = load_context(project_dir, profiles_dir, target, vars)
     ctx.lock_wait_seconds = wait_seconds
+    warn_on_version_mismatch(ctx.project.project_dir, LOGGER)
     try:
-        mappings = _selected(ctx, select, exclude)
-        options = SyncOptions(stop=stop or threading.Event(), progress=progress)
-        return sync_context(ctx, mappings, options, allow_mass_delete)
+        yield ctx
     finally:
         ctx.close()
 
 
-def sync_context(
-    ctx: Context, mappings: list[Mapping], options: SyncOptions, allow_mass_delete: bool = False
-) -> SyncResult:
-    """The one sync path (the CLI's too): check, lock, send what is not blocked, record."""
-    require_valid(ctx, mappings)
-    warehouse = ctx.warehouse
-    try:
-        warehouse.lock_mappings(mappings, ctx.lock_wait_seconds)
-    except MappingsLocked as locked:
+def selected(ctx: Context, selection: Selection, cli_vars: Vars = None) -> list[Mapping]:
+    mappings = select_mappings(
+        ctx.project,
+        ctx.mappings,
+        selection.select,
+        selection.exclude,
+        selection.selector,
+        cli_vars if isinstance(cli_vars, str) else None,
+    )
+    if not mappings and not ctx.problems:
         raise SegmentProfilesError(
-            "; ".join(f"mapping {name} is being synced by {who}" for name, who in locked.holders),
-            hint="nothing was sent: wait for it to end, or pass --wait SECONDS",
-        ) from None
+            "no mappings selected",
+            hint="declare mappings under config.meta.segment in schema.yml, or check --select",
+        )
+    return mappings
+
+
+# validate --------------------------------------------------------------------------------------
+def validate_context(ctx: Context, mappings: list[Mapping]) -> list[ConfigProblem]:
+    """Every problem sync would refuse: the config first, then each mapping's state."""
+    problems = check(ctx, mappings)
+    if problems:
+        return problems
+    by_name = {m.name: m for m in mappings}
+    return [
+        ConfigProblem(by_name[name].model_name, name, "state", reason)
+        for name, reason in blocked_mappings(ctx, mappings).items()
+    ]
+
+
+def validate(
+    project_dir: str | None = None,
+    profiles_dir: str | None = None,
+    target: str | None = None,
+    vars: Vars = None,
+    select: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    selector: str | None = None,
+) -> list[ConfigProblem]:
+    """The problems `sync` would refuse; an empty list when every selected mapping is ready."""
+    with opened(project_dir, profiles_dir, target, vars) as ctx:
+        return validate_context(ctx, selected(ctx, Selection(select, exclude, selector), vars))
+
+
+# plan ----------------------------------------------------------------------------------------
+def plan_context(ctx: Context, mappings: list[Mapping], samples: int = 3) -> list[MappingPlan]:
+    require_valid(ctx, mappings, write_keys=False)
+    return plan_mappings(ctx.warehouse, mappings, samples, blocked_mappings(ctx, mappings))
+
+
+def plan(
+    project_dir: str | None = None,
+    profiles_dir: str | None = None,
+    target: str | None = None,
+    vars: Vars = None,
+    select: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    samples: int = 3,
+    selector: str | None = None,
+) -> list[MappingPlan]:
+    """Segment's "Test Mapping": per mapping, the pending counts by operation and up to
+    `samples` messages exactly as sync would send them (or their rejection reasons), and why a
+    mapping is blocked, if it is. Sends nothing and changes no state.
+
+    Raises ConfigError (with `.problems`) when the config is wrong, SegmentProfilesError when
+    the project cannot be read or nothing is selected.
+    """
+    with opened(project_dir, profiles_dir, target, vars) as ctx:
+        mappings = selected(ctx, Selection(select, exclude, selector), vars)
+        return plan_context(ctx, mappings, samples)
+
+
+# sync ----------------------------------------------------------------------------------------
+def sync_context(
+    ctx: Context,
+    mappings: list[Mapping],
+    options: SyncOptions,
+    allow_mass_delete: bool = False,
+    args: list[str] | None = None,
+) -> SyncResult:
+    """Check, lock, send what is not blocked, record. The results file is written whatever
+    happens, a refusal before sending included (then the error is raised again)."""
+    from datetime import datetime, timezone
+
+    try:
+        require_valid(ctx, mappings)
+        warehouse = ctx.warehouse
+        try:
+            warehouse.lock_mappings(mappings, ctx.lock_wait_seconds)
+        except MappingsLocked as locked:
+            raise SegmentProfilesError(
+                "; ".join(
+                    f"mapping {name} is being synced by {who}" for name, who in locked.holders
+                ),
+                hint="nothing was sent: wait for it to end, or pass --wait SECONDS",
+            ) from None
+    except SegmentProfilesError as error:
+        now = datetime.now(timezone.utc)
+        refused = SyncResult(run_id="", started_at=now, ended_at=now, error=str(error))
+        write_results(ctx.project.target_path, refused, args)
+        raise
     try:
         # read under the lock: a capture that just ended has recorded what it decided
         blocked = blocked_mappings(ctx, mappings)
@@ -78,24 +171,159 @@ def sync_context(
         result = sync_mappings(warehouse, mappings, ctx.settings.profile_spaces, options)
     finally:
         warehouse.unlock_mappings()
-    write_results(ctx.project.target_path, result)
+    write_results(ctx.project.target_path, result, args)
     return result
 
 
-def plan(
+def sync(
     project_dir: str | None = None,
     profiles_dir: str | None = None,
     target: str | None = None,
-    vars: str | dict[str, Any] | None = None,
-    select: list[str] | None = None,
-    exclude: list[str] | None = None,
-    samples: int = 3,
-) -> list[MappingPlan]:
-    """Pending counts and sample messages per mapping, exactly as sync would send them."""
-    ctx = load_context(project_dir, profiles_dir, target, vars)
-    try:
-        mappings = _selected(ctx, select, exclude)
-        require_valid(ctx, mappings, write_keys=False)
-        return plan_mappings(ctx.warehouse, mappings, samples, blocked_mappings(ctx, mappings))
-    finally:
-        ctx.close()
+    vars: Vars = None,
+    select: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+    wait_seconds: float = 0.0,
+    allow_mass_delete: bool = False,
+    selector: str | None = None,
+) -> SyncResult:
+    """Send the pending changes of the selected mappings.
+
+    The result carries per-mapping counts (`result.mappings`), `exit_code` (0; 1 when rows were
+    rejected or failed and stay pending; 2 when a mapping was blocked; 130 when `stop` was set)
+    and `duration_seconds`; it is also written to target/segment_sync_results.json. Raises
+    ConfigError before sending when the config is wrong, SegmentProfilesError when another
+    process holds a selected mapping for longer than `wait_seconds`.
+    """
+    with opened(project_dir, profiles_dir, target, vars, wait_seconds) as ctx:
+        mappings = selected(ctx, Selection(select, exclude, selector), vars)
+        options = SyncOptions(stop=stop or threading.Event(), progress=progress)
+        return sync_context(ctx, mappings, options, allow_mass_delete)
+
+
+# run -----------------------------------------------------------------------------------------
+@dataclass
+class DbtRun:
+    """What `dbt run` did: its exit code and the models it built."""
+
+    exit_code: int
+    built: set[str] = field(default_factory=set)
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    """`dbt run`, then a sync of the mappings of the models it built."""
+
+    dbt: DbtRun
+    sync: SyncResult | None
+
+    @property
+    def exit_code(self) -> int:
+        """dbt's code when dbt failed; else the sync's."""
+        if self.dbt.exit_code != 0:
+            return self.dbt.exit_code
+        return self.sync.exit_code if self.sync is not None else 0
+
+
+def dbt_run(
+    dbt_args: Sequence[str],
+    project_dir: str | None = None,
+    profiles_dir: str | None = None,
+    target: str | None = None,
+    vars: str | None = None,
+    dbt_output_to_stderr: bool = False,
+) -> DbtRun:
+    """`dbt run [dbt_args]` in this process."""
+    from dbt.cli.main import dbtRunner
+
+    argv = ["run", *dbt_args]
+    for flag, value in (
+        ("--project-dir", project_dir),
+        ("--profiles-dir", profiles_dir),
+        ("--target", target),
+        ("--vars", vars),
+    ):
+        if value:
+            argv += [flag, value]
+    redirect = contextlib.redirect_stdout(sys.stderr) if dbt_output_to_stderr else None
+    with redirect or contextlib.nullcontext():
+        outcome = dbtRunner().invoke(argv)
+    results = getattr(outcome.result, "results", None) or []
+    built = {r.node.unique_id for r in results if str(r.status) == "success"}
+    if outcome.success:
+        return DbtRun(0, built)
+    # dbt's own codes: 1 when nodes failed, 2 when dbt itself could not run
+    code = 1 if results else 2
+    return DbtRun(code, built, str(outcome.exception or "dbt run failed: see its output"))
+
+
+def run(
+    dbt_args: Sequence[str] = (),
+    project_dir: str | None = None,
+    profiles_dir: str | None = None,
+    target: str | None = None,
+    vars: str | None = None,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+    wait_seconds: float = 0.0,
+    allow_mass_delete: bool = False,
+) -> RunResult:
+    """`dbt run [dbt_args]`, then sync the mappings of the models it built, even when other
+    models failed (their changes wait for the next run). `exit_code` is dbt's when it failed."""
+    outcome = dbt_run(dbt_args, project_dir, profiles_dir, target, vars)
+    return sync_built(
+        outcome,
+        project_dir,
+        profiles_dir,
+        target,
+        vars,
+        SyncOptions(stop=stop or threading.Event(), progress=progress),
+        wait_seconds,
+        allow_mass_delete,
+    )
+
+
+def sync_built(
+    outcome: DbtRun,
+    project_dir: str | None,
+    profiles_dir: str | None,
+    target: str | None,
+    vars: str | None,
+    options: SyncOptions,
+    wait_seconds: float = 0.0,
+    allow_mass_delete: bool = False,
+    args: list[str] | None = None,
+) -> RunResult:
+    if not outcome.built:
+        LOGGER.info("no mapped model was built: nothing to sync")
+        return RunResult(outcome, None)
+    with opened(project_dir, profiles_dir, target, vars, wait_seconds) as ctx:
+        mappings = [m for m in ctx.mappings if m.model_id in outcome.built]
+        if not mappings:
+            LOGGER.info("no mapped model was built: nothing to sync")
+            return RunResult(outcome, None)
+        if outcome.exit_code:
+            LOGGER.warning(
+                "dbt run failed (exit %s); syncing the %s mapped model(s) it built",
+                outcome.exit_code,
+                len({m.model_id for m in mappings}),
+            )
+        return RunResult(outcome, sync_context(ctx, mappings, options, allow_mass_delete, args))
+
+
+__all__ = [
+    "ConfigError",
+    "DbtRun",
+    "RunResult",
+    "SegmentProfilesError",
+    "Selection",
+    "dbt_flags",
+    "opened",
+    "plan",
+    "run",
+    "selected",
+    "sync",
+    "validate",
+]

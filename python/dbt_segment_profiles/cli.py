@@ -1,331 +1,412 @@
-"""`dbt-segment`: validate, plan, sync, status, reset and sandbox, with dbt's own flags."""
+"""`dbt-segment`: click commands over api.py, with dbt's own flags. Flags, signals and output
+live here; what a command does lives in api.py."""
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import functools
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from . import __version__
-from .context import (
-    Context,
-    blocked_mappings,
-    check,
-    load_context,
-    require_valid,
-    select_mappings,
-)
-from .errors import ConfigError, ConfigProblem, SegmentProfilesError
+import click
+from dbt.cli.options import MultiOption
+
+from . import __version__, api
+from .errors import ConfigError, SegmentProfilesError
+from .logs import LOGGER, configure
 from .report import Reporter
-from .sync_engine import SyncOptions
-from .version_check import warn_on_version_mismatch
+from .sync_engine import SyncOptions, SyncResult
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _add_project_arguments(parser: argparse.ArgumentParser, selection: bool = True) -> None:
-    parser.add_argument("--project-dir", help="the dbt project (default: $DBT_PROJECT_DIR or .)")
-    parser.add_argument("--profiles-dir", help="where profiles.yml is (as dbt resolves it)")
-    parser.add_argument("--target", "-t", help="the dbt target (default: the profile's target)")
-    parser.add_argument("--vars", help="YAML mapping of vars, as `dbt run --vars`")
-    if selection:
-        parser.add_argument(
-            "--select", "-s", action="append", help="mapping names, model names or tag:NAME"
-        )
-        parser.add_argument("--exclude", action="append", help="mappings to leave out")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--quiet", "-q", action="store_true", help="only errors and the summary")
+# options -----------------------------------------------------------------------------------
+def project_options(command: Callable[..., int]) -> Callable[..., int]:
+    """dbt's project flags and the output/logging flags, shared by every project command."""
+    for option in reversed(
+        [
+            click.option("--project-dir", envvar="DBT_PROJECT_DIR", help="the dbt project"),
+            click.option("--profiles-dir", help="where profiles.yml is (as dbt resolves it)"),
+            click.option("--target", "-t", help="the dbt target (default: the profile's)"),
+            click.option("--vars", help="YAML mapping of vars, as `dbt run --vars`"),
+            click.option("--json", "json_output", is_flag=True, help="one JSON document"),
+            click.option("--quiet", "-q", is_flag=True, help="only errors and the summary"),
+            click.option(
+                "--log-level",
+                type=click.Choice(["debug", "info", "warn", "error", "none"]),
+                default="info",
+                show_default=True,
+                help="what goes to stderr",
+            ),
+            click.option(
+                "--log-format",
+                type=click.Choice(["text", "json"]),
+                default="text",
+                show_default=True,
+                help="json: one object per line, like `dbt --log-format json`",
+            ),
+            click.option(
+                "--log-path",
+                envvar="DBT_LOG_PATH",
+                help="directory of the log file (default: <project>/logs)",
+            ),
+            click.option("--debug", is_flag=True, help="show the traceback of an error"),
+        ]
+    ):
+        command = option(command)
+    return command
 
 
-def _add_sync_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def selection_options(command: Callable[..., int]) -> Callable[..., int]:
+    for option in reversed(
+        [
+            click.option(
+                "--select",
+                "-s",
+                cls=MultiOption,
+                multiple=True,
+                type=tuple,
+                help="dbt's selection syntax (`+model`, `tag:x`, `path:`...) or mapping names",
+            ),
+            click.option(
+                "--exclude",
+                cls=MultiOption,
+                multiple=True,
+                type=tuple,
+                help="dbt's selection syntax or mapping names",
+            ),
+            click.option("--selector", help="a selector from selectors.yml"),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def sync_options(command: Callable[..., int]) -> Callable[..., int]:
+    command = click.option(
+        "--allow-mass-delete",
+        is_flag=True,
+        help="send the captures the mass-delete guard (max_deleted_percent) held",
+    )(command)
+    return click.option(
         "--wait",
         type=float,
         default=0.0,
         metavar="SECONDS",
         help="wait this long for another sync or `dbt run` holding a mapping (default 0)",
-    )
-    parser.add_argument(
-        "--allow-mass-delete",
-        action="store_true",
-        help="send the captures the mass-delete guard (max_deleted_percent) stopped",
-    )
+    )(command)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dbt-segment",
-        description="Send the rows your dbt models changed to Segment Profiles.",
-    )
-    parser.add_argument("--version", action="version", version=f"dbt-segment {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+# one invocation ------------------------------------------------------------------------------
+class Invocation:
+    """One command's flags, reporter and error handling: user errors are one line and exit 2,
+    `--debug` adds the traceback."""
 
-    validate = commands.add_parser("validate", help="check every mapping; exit 2 on problems")
-    _add_project_arguments(validate)
+    def __init__(self, options: dict[str, Any], argv: Sequence[str]):
+        self.options = options
+        self.argv = list(argv)
+        self.reporter = Reporter(json_output=options["json_output"], quiet=options["quiet"])
 
-    plan = commands.add_parser("plan", help="pending counts and sample messages, sending nothing")
-    _add_project_arguments(plan)
-    plan.add_argument("--samples", type=int, default=3, help="sample messages per mapping")
+    def project_args(self) -> dict[str, Any]:
+        o = self.options
+        return {
+            "project_dir": o["project_dir"],
+            "profiles_dir": o["profiles_dir"],
+            "target": o["target"],
+            "vars": o["vars"],
+        }
 
-    sync = commands.add_parser("sync", help="send pending changes to Segment")
-    _add_project_arguments(sync)
-    _add_sync_arguments(sync)
+    def configure_logs(self, project_dir: str | None) -> None:
+        from pathlib import Path
 
-    status = commands.add_parser("status", help="the last runs per mapping")
-    _add_project_arguments(status)
-    status.add_argument("--limit", type=int, default=5, help="runs per mapping")
+        o = self.options
+        log_path = o["log_path"] or str(Path(project_dir or ".") / "logs")
+        configure(o["log_level"], o["log_format"], log_path, o["quiet"])
 
-    reset = commands.add_parser("reset", help="send every row again, or take them as synced")
-    _add_project_arguments(reset)
-    reset.add_argument("mapping", help="the mapping to reset")
-    reset.add_argument(
-        "--rebaseline",
-        action="store_true",
-        help="take the current rows as synced: send nothing for them",
-    )
-    reset.add_argument(
-        "--yes",
-        action="store_true",
-        help="with --rebaseline: mark the pending changes it reports as sent without sending",
-    )
+    @contextlib.contextmanager
+    def context(self, wait_seconds: float = 0.0) -> Iterator[Any]:
+        with api.opened(**self.project_args(), wait_seconds=wait_seconds) as ctx:
+            yield ctx
 
-    rename = commands.add_parser(
-        "rename", help="move a renamed mapping's state, history and fingerprint to its new name"
-    )
-    _add_project_arguments(rename, selection=False)
-    rename.add_argument("old", help="the name the mapping had")
-    rename.add_argument("new", help="the name it is declared with now")
-
-    prune = commands.add_parser(
-        "prune", help="list (and with --yes drop) the bookkeeping of mappings no longer declared"
-    )
-    _add_project_arguments(prune, selection=False)
-    prune.add_argument("--yes", action="store_true", help="drop what it lists")
-
-    run = commands.add_parser(
-        "run",
-        help="`dbt run [dbt args]`, then sync the mappings of the models that built",
-        description="Other arguments (--select, --full-refresh, ...) go to `dbt run` as given.",
-    )
-    _add_project_arguments(run, selection=False)
-    _add_sync_arguments(run)
-
-    from .sandbox import add_sandbox_arguments
-
-    sandbox = commands.add_parser("sandbox", help="a local Segment-compatible receiver")
-    add_sandbox_arguments(sandbox)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args, extra = build_parser().parse_known_args(argv)
-    if extra and args.command != "run":
-        build_parser().parse_args(argv)  # reports the unknown arguments and exits 2
-    if args.command == "sandbox":
-        from .sandbox import sandbox_command
-
-        return sandbox_command(args)
-    reporter = Reporter(json_output=args.json, quiet=args.quiet)
-    built: set[str] | None = None
-    if args.command == "run":
-        built = _dbt_run(args, extra, reporter)
-        if built is None:
-            return EXIT_CONFIG
-        args.select, args.exclude = None, None
-    try:
-        ctx = load_context(args.project_dir, args.profiles_dir, args.target, args.vars)
-    except SegmentProfilesError as exc:
-        reporter.error(str(exc))
-        return EXIT_CONFIG
-    warn_on_version_mismatch(ctx.project.project_dir, reporter)
-    if built is not None:
-        ctx.mappings = [m for m in ctx.mappings if m.model_id in built]
-        if not ctx.mappings:
-            reporter.note("no mapped model was built: nothing to sync")
-            ctx.close()
-            return EXIT_OK
-    try:
-        return COMMANDS[args.command](ctx, args, reporter)
-    except ConfigError as exc:
-        reporter.config_problems(exc.problems, str(exc.hint or ""))
-        return EXIT_CONFIG
-    except SegmentProfilesError as exc:
-        reporter.error(str(exc))
-        return EXIT_CONFIG
-    finally:
-        ctx.close()
-
-
-def _dbt_run(args: argparse.Namespace, dbt_args: list[str], reporter: Reporter) -> set[str] | None:
-    """Run `dbt run` in this process; the unique ids of the models it built, None if it failed."""
-    from dbt.cli.main import dbtRunner
-
-    argv = ["run", *dbt_args]
-    for flag, value in (
-        ("--project-dir", args.project_dir),
-        ("--profiles-dir", args.profiles_dir),
-        ("--target", args.target),
-        ("--vars", args.vars),
-    ):
-        if value:
-            argv += [flag, value]
-    if args.json or args.quiet:
-        argv.append("--quiet")
-    outcome = dbtRunner().invoke(argv)
-    results = getattr(outcome.result, "results", None) or []
-    built = {r.node.unique_id for r in results if str(r.status) == "success"}
-    if not outcome.success and not built:
-        reporter.error(f"dbt run failed: {outcome.exception or 'see its output above'}")
-        return None
-    return built
-
-
-def _selected(ctx: Context, args: argparse.Namespace) -> list:
-    mappings = select_mappings(ctx.mappings, args.select, args.exclude)
-    if not mappings and not ctx.problems:
-        raise SegmentProfilesError(
-            "no mappings selected",
-            hint="declare mappings under config.meta.segment in schema.yml, or check --select",
+    def sync_options(self, stop: threading.Event) -> SyncOptions:
+        reporter = self.reporter
+        return SyncOptions(
+            stop=stop,
+            progress=reporter.progress,
+            progress_start=reporter.progress_start,
+            progress_done=reporter.progress_done,
         )
-    return mappings
+
+    def selection(self) -> api.Selection:
+        o = self.options
+        return api.Selection(o.get("select") or None, o.get("exclude") or None, o.get("selector"))
+
+    def guarded(self, action: Callable[[], int]) -> int:
+        import os
+
+        self.configure_logs(self.options["project_dir"] or os.environ.get("DBT_PROJECT_DIR"))
+        try:
+            return action()
+        except ConfigError as error:
+            self.reporter.config_problems(error.problems, str(error.hint or ""))
+            return EXIT_CONFIG
+        except SegmentProfilesError as error:
+            self.reporter.error(str(error))
+            return EXIT_CONFIG
+        except Exception as error:  # one line, not a traceback: --debug shows it
+            if self.options.get("debug"):
+                LOGGER.error("".join(traceback.format_exception(error)))
+            self.reporter.error(
+                f"{type(error).__name__}: {error} (run with --debug for the traceback)"
+            )
+            return EXIT_CONFIG
 
 
-def cmd_validate(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
-    mappings = _selected(ctx, args)
-    problems = check(ctx, mappings)
-    if not problems:
-        by_name = {m.name: m for m in mappings}
-        problems = [
-            ConfigProblem(by_name[name].model_name, name, "state", reason)
-            for name, reason in blocked_mappings(ctx, mappings).items()
-        ]
-    if problems:
-        raise ConfigError(problems)
-    reporter.validated(mappings)
+def invocation(command: Callable[..., int]) -> Callable[..., int]:
+    @functools.wraps(command)
+    def wrapper(**options: Any) -> int:
+        inv = Invocation(options, sys.argv[1:] if _ARGV is None else _ARGV)
+        return inv.guarded(lambda: command(inv, **options))
+
+    return wrapper
+
+
+_ARGV: list[str] | None = None
+
+
+# commands ------------------------------------------------------------------------------------
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dbt-segment", message="dbt-segment %(version)s")
+def cli() -> None:
+    """Send the rows your dbt models changed to Segment Profiles."""
+
+
+@cli.command()
+@project_options
+@selection_options
+@invocation
+def validate(inv: Invocation, **_: Any) -> int:
+    """Check every mapping; exit 2 on problems."""
+    with inv.context() as ctx:
+        mappings = api.selected(ctx, inv.selection(), inv.options["vars"])
+        problems = api.validate_context(ctx, mappings)
+        if problems:
+            raise ConfigError(problems)
+        inv.reporter.validated(mappings, ctx.settings.profile_spaces)
     return EXIT_OK
 
 
-def cmd_plan(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
-    from .preview import plan_mappings
-
-    mappings = _selected(ctx, args)
-    require_valid(ctx, mappings, write_keys=False)
-    blocked = blocked_mappings(ctx, mappings)
-    plans = plan_mappings(ctx.warehouse, mappings, args.samples, blocked)
-    reporter.plan(plans)
+@cli.command()
+@project_options
+@selection_options
+@click.option("--samples", type=int, default=3, show_default=True, help="messages per mapping")
+@invocation
+def plan(inv: Invocation, samples: int, **_: Any) -> int:
+    """Pending counts and sample messages, sending nothing."""
+    with inv.context() as ctx:
+        mappings = api.selected(ctx, inv.selection(), inv.options["vars"])
+        plans = api.plan_context(ctx, mappings, samples)
+        inv.reporter.plan(plans, ctx.settings.profile_spaces)
     return EXIT_CONFIG if any(p.blocked for p in plans) else EXIT_OK
 
 
-def cmd_sync(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
-    from .api import sync_context
-
-    mappings = _selected(ctx, args)
-    ctx.lock_wait_seconds = args.wait
-    stop = threading.Event()
-    options = SyncOptions(stop=stop, progress=reporter.progress)
-    previous = _install_stop_handlers(stop)
-    try:
-        result = sync_context(ctx, mappings, options, args.allow_mass_delete)
-    finally:
-        _restore_handlers(previous)
-    reporter.sync_result(result)
+@cli.command()
+@project_options
+@selection_options
+@sync_options
+@invocation
+def sync(inv: Invocation, wait: float, allow_mass_delete: bool, **_: Any) -> int:
+    """Send pending changes to Segment."""
+    with inv.context(wait) as ctx, _stop_on_signals() as stop:
+        mappings = api.selected(ctx, inv.selection(), inv.options["vars"])
+        options = inv.sync_options(stop)
+        result = api.sync_context(ctx, mappings, options, allow_mass_delete, inv.argv)
+    inv.reporter.sync_result(result)
     return result.exit_code
 
 
-def cmd_status(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
-    from .state.orphans import find_orphans
-    from .status import last_runs
-
-    mappings = _selected(ctx, args)
-    reporter.status(
-        last_runs(ctx.warehouse, mappings, args.limit), find_orphans(ctx.warehouse, ctx.mappings)
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    short_help="`dbt run [dbt args]`, then sync the mappings of the models that built",
+)
+@project_options
+@sync_options
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+@invocation
+def run(
+    inv: Invocation, dbt_args: tuple[str, ...], wait: float, allow_mass_delete: bool, **_: Any
+) -> int:
+    """`dbt run [dbt args]` (--select, --full-refresh... go to dbt as given), then sync the
+    mappings of the models that built. Exits with dbt's code when dbt fails; with --json,
+    dbt's output goes to stderr and stdout carries one JSON document."""
+    args = inv.project_args()
+    quiet = inv.options["json_output"] or inv.options["quiet"]
+    outcome = api.dbt_run(
+        [*dbt_args, *(["--quiet"] if inv.options["quiet"] else [])],
+        **args,
+        dbt_output_to_stderr=quiet,
     )
+    if outcome.exit_code:
+        LOGGER.error(f"dbt run failed (exit {outcome.exit_code}): {outcome.error}")
+    with _stop_on_signals() as stop:
+        options = inv.sync_options(stop)
+        result = api.sync_built(
+            outcome,
+            **args,
+            options=options,
+            wait_seconds=wait,
+            allow_mass_delete=allow_mass_delete,
+            args=inv.argv,
+        )
+    inv.reporter.run_result(result)
+    return result.exit_code
+
+
+@cli.command()
+@project_options
+@selection_options
+@click.option("--limit", type=int, default=5, show_default=True, help="runs per mapping")
+@invocation
+def status(inv: Invocation, limit: int, **_: Any) -> int:
+    """The last runs per mapping."""
+    from .state.orphans import find_orphans
+    from .status import last_errors, last_runs
+
+    with inv.context() as ctx:
+        mappings = api.selected(ctx, inv.selection(), inv.options["vars"])
+        inv.reporter.status(
+            last_runs(ctx.warehouse, mappings, limit),
+            find_orphans(ctx.warehouse, ctx.mappings),
+            last_errors=last_errors(ctx.warehouse, mappings),
+        )
     return EXIT_OK
 
 
-def cmd_reset(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
+@cli.command()
+@project_options
+@click.argument("mapping")
+@click.option("--rebaseline", is_flag=True, help="take the current rows as synced")
+@click.option("--yes", is_flag=True, help="with --rebaseline: do mark the pending as sent")
+@invocation
+def reset(inv: Invocation, mapping: str, rebaseline: bool, yes: bool, **_: Any) -> int:
+    """Send every row of MAPPING again, or (--rebaseline) take them as synced."""
     from .reset import reset_mapping
 
-    mapping = next((m for m in ctx.mappings if m.name == args.mapping), None)
-    if mapping is None:
-        known = ", ".join(sorted(m.name for m in ctx.mappings)) or "none"
-        raise SegmentProfilesError(f"no mapping named {args.mapping!r}", hint=f"mappings: {known}")
-    if args.rebaseline:
-        swallowed = ctx.warehouse.pending_counts(mapping)
-        if not args.yes:
-            raise SegmentProfilesError(
-                f"reset {mapping.name} --rebaseline would mark {sum(swallowed.values())} pending "
-                f"change(s) ({_counts_text(swallowed)}) as sent without sending them, and take "
-                "every current row as synced",
-                hint=f"run `dbt-segment reset {mapping.name} --rebaseline --yes` to do so",
-            )
-    else:
+    with inv.context() as ctx:
+        chosen = next((m for m in ctx.mappings if m.name == mapping), None)
+        if chosen is None:
+            known = ", ".join(sorted(m.name for m in ctx.mappings)) or "none"
+            raise SegmentProfilesError(f"no mapping named {mapping!r}", hint=f"mappings: {known}")
         swallowed = None
-    pending = reset_mapping(ctx, mapping, rebaseline=args.rebaseline, cli_vars=args.vars)
-    reporter.reset(mapping, args.rebaseline, pending, swallowed)
+        if rebaseline:
+            swallowed = ctx.warehouse.pending_counts(chosen)
+            if not yes:
+                counts = ", ".join(f"{op} {n}" for op, n in swallowed.items())
+                raise SegmentProfilesError(
+                    f"reset {mapping} --rebaseline would mark {sum(swallowed.values())} pending "
+                    f"change(s) ({counts}) as sent without sending them, and take every "
+                    "current row as synced",
+                    hint=f"run `dbt-segment reset {mapping} --rebaseline --yes` to do so",
+                )
+        pending = reset_mapping(ctx, chosen, rebaseline=rebaseline, cli_vars=inv.options["vars"])
+        inv.reporter.reset(chosen, rebaseline, pending, swallowed)
     return EXIT_OK
 
 
-def cmd_rename(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
-    from .state.orphans import rename
+@cli.command()
+@project_options
+@click.argument("old")
+@click.argument("new")
+@invocation
+def rename(inv: Invocation, old: str, new: str, **_: Any) -> int:
+    """Move a renamed mapping's state, history and fingerprint from OLD to NEW."""
+    from .state.orphans import rename as rename_state
 
-    new = next((m for m in ctx.mappings if m.name == args.new), None)
-    if new is None:
-        raise SegmentProfilesError(
-            f"no mapping named {args.new!r} is declared",
-            hint="declare it in schema.yml (and `dbt run`) before moving a state onto it",
-        )
-    rename(ctx.warehouse, args.old, new, ctx.mappings)
-    reporter.renamed(args.old, new.name)
+    with inv.context() as ctx:
+        mapping = next((m for m in ctx.mappings if m.name == new), None)
+        if mapping is None:
+            raise SegmentProfilesError(
+                f"no mapping named {new!r} is declared",
+                hint="declare it in schema.yml (and `dbt run`) before moving a state onto it",
+            )
+        rename_state(ctx.warehouse, old, mapping, ctx.mappings)
+        inv.reporter.renamed(old, new)
     return EXIT_OK
 
 
-def cmd_prune(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
-    from .state.orphans import find_orphans, prune
+@cli.command()
+@project_options
+@click.option("--yes", is_flag=True, help="drop what it lists")
+@invocation
+def prune(inv: Invocation, yes: bool, **_: Any) -> int:
+    """List (and with --yes drop) the bookkeeping of mappings no longer declared."""
+    from .state.orphans import find_orphans
+    from .state.orphans import prune as prune_state
 
-    orphans = find_orphans(ctx.warehouse, ctx.mappings)
-    if args.yes and orphans:
-        prune(ctx.warehouse, orphans)
-    reporter.pruned(orphans, dropped=args.yes)
+    with inv.context() as ctx:
+        orphans = find_orphans(ctx.warehouse, ctx.mappings)
+        if yes and orphans:
+            prune_state(ctx.warehouse, orphans)
+        inv.reporter.pruned(orphans, dropped=yes)
     return EXIT_OK
 
 
-def _counts_text(counts: dict[str, int]) -> str:
-    return ", ".join(f"{op} {n}" for op, n in counts.items())
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("sandbox_args", nargs=-1, type=click.UNPROCESSED)
+def sandbox(sandbox_args: tuple[str, ...]) -> int:
+    """A local Segment-compatible receiver (`dbt-segment sandbox --help`)."""
+    import argparse
+
+    from .sandbox import add_sandbox_arguments, sandbox_command
+
+    parser = argparse.ArgumentParser(prog="dbt-segment sandbox")
+    add_sandbox_arguments(parser)
+    try:
+        args = parser.parse_args(list(sandbox_args))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return sandbox_command(args)
 
 
-COMMANDS = {
-    "run": cmd_sync,
-    "reset": cmd_reset,
-    "rename": cmd_rename,
-    "prune": cmd_prune,
-    "validate": cmd_validate,
-    "plan": cmd_plan,
-    "sync": cmd_sync,
-    "status": cmd_status,
-}
-
-
-def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
     """Ctrl-C and SIGTERM stop sending; what was acknowledged is kept."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-    def handler(signum: int, frame: Any) -> None:
-        stop.set()
 
-    previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, handler)
-    return previous
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console script; also callable in-process with `argv`, returning the exit code."""
+    global _ARGV
+    _ARGV = list(argv) if argv is not None else sys.argv[1:]
+    try:
+        code = cli.main(args=_ARGV, prog_name="dbt-segment", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.exceptions.Abort:
+        return EXIT_INTERRUPTED
+    except click.ClickException as error:
+        error.show()
+        return EXIT_CONFIG
+    return int(code or 0)
 
 
-def _restore_handlers(previous: dict[int, Any]) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+__all__ = ["SyncResult", "cli", "main"]
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ class Context:
     settings: Settings
     mappings: list[Mapping]
     problems: list[ConfigProblem] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
     # how long to wait for another process holding the warehouse or a mapping's lock
     lock_wait_seconds: float = 0.0
     _warehouse: Warehouse | None = None
@@ -61,7 +62,9 @@ def load_context(
     target_schema = str(project.target.get("schema") or "main")
     settings, problems = parse_settings(segment_vars(project), target_schema)
     mapping_set = load_mappings(manifest, settings)
-    return Context(project, settings, mapping_set.mappings, problems + mapping_set.problems)
+    return Context(
+        project, settings, mapping_set.mappings, problems + mapping_set.problems, manifest
+    )
 
 
 def select_mappings(
@@ -92,8 +95,13 @@ def check(ctx: Context, mappings: list[Mapping], write_keys: bool = True) -> lis
     problems = [p for p in ctx.problems if p.mapping not in deselected]
     if write_keys:
         problems += check_write_keys(mappings, ctx.settings)
-    troubled = {p.mapping for p in problems}
+    problems += [p for m in mappings if (p := _compile_problem(m)) is not None]
+    problems += check_nodes(ctx, mappings)
+    troubled = {p.mapping for p in problems} | {
+        m.name for m in mappings if m.model_name in {p.model for p in problems if not p.mapping}
+    }
     warehouse = ctx.warehouse
+    captured: dict[str, str | None] = {}
     for mapping in mappings:
         if mapping.name in troubled:
             continue
@@ -122,7 +130,11 @@ def check(ctx: Context, mappings: list[Mapping], write_keys: bool = True) -> lis
                 )
             )
             continue
-    return problems
+        status = warehouse.capture_status(mapping)
+        captured[mapping.name] = status.invocation_id if status else None
+    from .capture_checks import uncaptured_builds
+
+    return problems + uncaptured_builds(ctx.project.target_path, mappings, captured)
 
 
 def relation_key(relation_name: str | None) -> str:
@@ -178,6 +190,26 @@ def blocked_mappings(ctx: Context, mappings: list[Mapping]) -> dict[str, str]:
         elif captured.blocked_reason:
             blocked[mapping.name] = captured.blocked_reason
     return blocked
+
+
+def _compile_problem(mapping: Mapping) -> ConfigProblem | None:
+    """What the message builder refuses in this mapping (constants it cannot send): the
+    builder owns these rules, so validate reports exactly what sync would refuse."""
+    from .messages import compile_mapping
+
+    try:
+        compile_mapping(mapping, mapping.columns)
+    except ValueError as error:
+        text = str(error).removeprefix(f"mapping {mapping.name}: ")
+        key, _, message = text.partition(": " if ": " in text else " ")
+        return ConfigProblem(mapping.model_name, mapping.name, key, message)
+    return None
+
+
+def check_nodes(ctx: Context, mappings: list[Mapping]) -> list[ConfigProblem]:
+    from .capture_checks import capture_problems
+
+    return capture_problems(ctx.manifest, mappings)
 
 
 def require_valid(ctx: Context, mappings: list[Mapping], write_keys: bool = True) -> None:

@@ -8,7 +8,21 @@ import time
 from typing import Any, TextIO
 
 from .errors import ConfigProblem
+from .logs import LOGGER
 from .mappings import Mapping
+from .reporting.progress import ProgressLine, ProgressMeter
+from .reporting.tables import table, utc, utc_short
+
+_RUN_COUNTS = ("sent", "acknowledged", "rejected", "failed")
+
+
+def _now(now: float | None) -> float:
+    return time.monotonic() if now is None else now
+
+
+def _hosts(spaces: dict[str, Any] | None) -> dict[str, str]:
+    """Where each profile space sends: a sandbox or proxy shows as itself, not as Segment."""
+    return {name: space.base_url for name, space in (spaces or {}).items()}
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -21,9 +35,6 @@ class Reporter:
         self.quiet = quiet
         self.out = out or sys.stdout
         self.err = sys.stderr
-        self._last_progress = 0.0
-        self._progress_mapping: str | None = None
-        self._progress_started = 0.0
         self._tty = self.err.isatty() and not json_output and not quiet
 
     def _print(self, text: str = "") -> None:
@@ -32,78 +43,94 @@ class Reporter:
     def _json(self, document: Any) -> None:
         print(json.dumps(document, indent=2, default=str), file=self.out, flush=True)
 
-    def error(self, message: str) -> None:
+    # errors, warnings and notes go to the log (stderr and the log file, in --log-format);
+    # with --json, stdout carries one JSON document with the error too
+
+    def error(self, message: str, exit_code: int = 2) -> None:
+        LOGGER.error(message)
         if self.json_output:
-            self._json({"error": message})
-        else:
-            print(f"error: {message}", file=self.err, flush=True)
+            self._json({"error": message, "exit_code": exit_code})
 
     def warn(self, message: str) -> None:
-        if not self.json_output:
-            print(f"warning: {message}", file=self.err, flush=True)
+        LOGGER.warning(message)
 
     def note(self, message: str) -> None:
         if self.json_output:
-            self._json({"note": message})
+            LOGGER.info(message)
         elif not self.quiet:
             self._print(message)
 
     def config_problems(self, problems: list[ConfigProblem], hint: str) -> None:
-        if self.json_output:
-            self._json({"problems": [p.__dict__ for p in problems], "hint": hint})
-            return
-        print(f"{len(problems)} problem(s) in the Segment config:", file=self.err)
-        for problem in problems:
-            print(f"  - {problem}", file=self.err)
+        lines = [f"{len(problems)} problem(s) in the Segment config:"]
+        lines += [f"  - {problem}" for problem in problems]
         if hint:
-            print(f"  -> {hint}", file=self.err)
-        print("nothing was sent", file=self.err, flush=True)
-
-    def validated(self, mappings: list[Mapping]) -> None:
+            lines.append(f"  -> {hint}")
+        LOGGER.error("\n".join(lines + ["nothing was sent"]))
         if self.json_output:
-            self._json({"valid": True, "mappings": [m.name for m in mappings]})
+            self._json({"problems": [p.__dict__ for p in problems], "hint": hint, "exit_code": 2})
+
+    def validated(self, mappings: list[Mapping], spaces: dict[str, Any] | None = None) -> None:
+        hosts = _hosts(spaces)
+        if self.json_output:
+            self._json(
+                {
+                    "valid": True,
+                    "exit_code": 0,
+                    "mappings": [m.name for m in mappings],
+                    "destinations": {m.name: hosts.get(m.profile_space) for m in mappings},
+                }
+            )
             return
         for m in mappings:
-            self._print(f"ok  {m.name} ({m.model_name}, {m.action} -> {m.profile_space})")
+            self._print(
+                f"ok  {m.name} ({m.model_name}, {m.action} -> {m.profile_space} at "
+                f"{hosts.get(m.profile_space, '?')})"
+            )
         self._print(f"{len(mappings)} mapping(s) valid")
 
-    def progress(self, result: Any, total: int) -> None:
-        """A bar with rows per second and an ETA on a terminal; a line every 10 s elsewhere."""
+    def progress(self, result: Any, total: int, now: float | None = None) -> None:
+        """After each settled batch of a mapping (`total`: its pending rows): a bar on a
+        terminal, a line every 10 s elsewhere, and always a mapping's first and last line.
+        `now`: seconds on the monotonic clock (default: read it)."""
+        self._progress_lines(self._progress_meter().update(result, total, _now(now)))
+
+    def progress_start(self, result: Any, total: int, now: float | None = None) -> None:
+        """The mapping starts sending: its rows per second count from now."""
+        self._progress_lines(self._progress_meter().start(result, total, _now(now)))
+
+    def progress_done(self, result: Any, total: int, now: float | None = None) -> None:
+        """The mapping is over (also when stopped early): its last line, once."""
+        lines = self._progress_meter().update(result, total, _now(now), finished=True)
+        self._progress_lines(lines)
+
+    def _progress_meter(self) -> ProgressMeter:
+        meter: ProgressMeter | None = getattr(self, "_meter", None)
+        if meter is None:
+            meter = self._meter = ProgressMeter(interval=0.2 if self._tty else 10.0)
+        return meter
+
+    def _progress_lines(self, lines: list[ProgressLine]) -> None:
         if self.json_output or self.quiet:
             return
-        now = time.monotonic()
-        key = result.mapping
-        if key != self._progress_mapping:
-            self._progress_mapping, self._progress_started = key, now
-        if now - self._last_progress < (0.2 if self._tty else 10.0):
-            return
-        self._last_progress = now
-        done = result.acknowledged + result.rejected + result.failed
-        elapsed = max(now - self._progress_started, 1e-6)
-        rate = done / elapsed
-        eta = (total - done) / rate if rate > 0 else 0.0
-        if self._tty:
-            share = done / total if total else 1.0
-            bar = "#" * int(share * 30)
-            print(
-                f"\r{key}: [{bar:<30}] {done}/{total} {rate:,.0f} rows/s ETA {eta:,.0f}s ",
-                end="",
-                file=self.err,
-                flush=True,
-            )
-        else:
-            print(
-                f"{key}: {done}/{total} rows, {rate:,.0f} rows/s, ETA {eta:,.0f}s",
-                file=self.err,
-                flush=True,
-            )
+        for line in lines:
+            if self._tty:
+                end = "\n" if line.final else ""
+                print(f"\r{line.bar()}\x1b[K", end=end, file=self.err, flush=True)
+            else:
+                LOGGER.info(line.text())
 
-    def plan(self, plans: list[Any]) -> None:
+    def plan(self, plans: list[Any], spaces: dict[str, Any] | None = None) -> None:
+        hosts = _hosts(spaces)
         if self.json_output:
-            self._json({"plans": [p.__dict__ for p in plans]})
+            documents = [{**p.__dict__, "destination": hosts.get(p.profile_space)} for p in plans]
+            code = 2 if any(p.blocked for p in plans) else 0
+            self._json({"plans": documents, "exit_code": code})
             return
         for p in plans:
-            self._print(f"{p.mapping} ({p.model}, {p.action} -> {p.profile_space})")
+            self._print(
+                f"{p.mapping} ({p.model}, {p.action} -> {p.profile_space} at "
+                f"{hosts.get(p.profile_space, '?')})"
+            )
             self._print(f"  pending: {_counts(p.pending)}; invalid keys: {p.invalid_keys}")
             if p.blocked:
                 self._print(f"  blocked: {p.blocked}")
@@ -113,8 +140,6 @@ class Reporter:
                 self._print(f"  rejected {rejected['key']}: {rejected['reason']}")
 
     def sync_result(self, result: Any) -> None:
-        if self._tty:
-            print("", file=self.err)
         if self.json_output:
             from .results import results_document
 
@@ -143,6 +168,29 @@ class Reporter:
             f"done in {result.duration_seconds:.1f}s: {status.get(result.exit_code, '')}"
             f" (exit {result.exit_code})"
         )
+
+    def run_result(self, result: Any) -> None:
+        """`dbt-segment run`: dbt's outcome and the sync of what it built."""
+        if self.json_output:
+            from .results import results_document
+
+            document: dict[str, Any] = {
+                "dbt": {
+                    "exit_code": result.dbt.exit_code,
+                    "built": sorted(result.dbt.built),
+                    "error": result.dbt.error,
+                },
+                "exit_code": result.exit_code,
+            }
+            if result.sync is not None:
+                document.update(results_document(result.sync))
+                document["exit_code"] = result.exit_code
+            self._json(document)
+            return
+        if result.sync is not None:
+            self.sync_result(result.sync)
+        if result.dbt.exit_code:
+            self._print(f"dbt run failed (exit {result.dbt.exit_code}): exit {result.exit_code}")
 
     def reset(
         self,
@@ -186,10 +234,24 @@ class Reporter:
         else:
             self._print("nothing dropped: run `dbt-segment prune --yes` to drop the above")
 
-    def status(self, runs: list[dict[str, Any]], orphans: list[Any] | None = None) -> None:
+    def status(
+        self,
+        runs: list[dict[str, Any]],
+        orphans: list[Any] | None = None,
+        last_errors: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """The last runs as a table (times in UTC), orphaned bookkeeping, and per mapping the
+        reason its rows were last rejected or failed (`last_errors`, from status.last_errors)."""
         orphans = orphans or []
+        last_errors = last_errors or {}
         if self.json_output:
-            self._json({"runs": runs, "orphans": [o.name for o in orphans]})
+            self._json(
+                {
+                    "runs": [{k: utc(v) for k, v in run.items()} for run in runs],
+                    "orphans": [o.name for o in orphans],
+                    "last_errors": last_errors,
+                }
+            )
             return
         for o in orphans:
             self._print(
@@ -198,9 +260,21 @@ class Reporter:
             )
         if not runs:
             self._print("no sync runs recorded yet")
-        for run in runs:
-            self._print(
-                f"{run['mapping_name']}  {run['started_at']}  {run['status']}: "
-                f"sent {run['sent']}, acknowledged {run['acknowledged']}, "
-                f"rejected {run['rejected']}, failed {run['failed']}"
-            )
+        else:
+            columns = ("mapping_name", "started_at", "status", *_RUN_COUNTS)
+            rows = [
+                [run["mapping_name"], utc_short(run["started_at"]), run["status"]]
+                + [run[c] for c in _RUN_COUNTS]
+                for run in runs
+            ]
+            headers = ["mapping", "started (UTC)", "status", *_RUN_COUNTS]
+            for line in table(headers, rows, numeric=set(range(3, len(columns)))):
+                self._print(line)
+        if last_errors:
+            self._print("")
+            self._print("rows still pending with an issue, and the last reason recorded:")
+            for name, error in last_errors.items():
+                reason = " ".join(str(error["reason"]).split())
+                if len(reason) > 300:
+                    reason = reason[:297] + "..."
+                self._print(f"  {name}: {error['rows']:,} row(s); last {error['kind']}: {reason}")

@@ -100,10 +100,12 @@ def parse_settings(raw: Any, target_schema: str) -> tuple[Settings, list[ConfigP
         if not isinstance(env, str) or not env:
             problem(f"{key}.write_key_env", "is missing: name the environment variable")
             continue
-        region = conf.get("region", "us")
+        raw_region = conf.get("region", "us")
+        region = str(raw_region).strip().lower()
         if region not in REGION_HOSTS:
-            problem(f"{key}.region", f"unknown region {region!r}; expected us or eu")
-            continue
+            problem(f"{key}.region", f"unknown region {raw_region!r}; expected us or eu")
+            # still defined: its mappings are not also reported as naming an unknown space
+            region = "us"
         numbers: dict[str, float] = {}
         for number_key, kind in _NUMBER_KEYS.items():
             if number_key not in conf:
@@ -119,11 +121,24 @@ def parse_settings(raw: Any, target_schema: str) -> tuple[Settings, list[ConfigP
             continue
         if any(v <= 0 for v in numbers.values()):
             continue
+        endpoint = conf.get("endpoint")
+        if isinstance(endpoint, str):
+            # empty means unset, so `endpoint: "{{ env_var('SEGMENT_ENDPOINT', '') }}"` falls
+            # back to the region's host when the variable is unset or empty
+            endpoint = endpoint.strip() or None
+        if endpoint is not None and not (
+            isinstance(endpoint, str) and endpoint.startswith(("http://", "https://"))
+        ):
+            problem(
+                f"{key}.endpoint",
+                f"{endpoint!r} must be an http:// or https:// URL (or empty: the region's host)",
+            )
+            continue
         spaces[name] = ProfileSpace(
             name=name,
             write_key_env=env,
             region=region,
-            endpoint=conf.get("endpoint") or None,
+            endpoint=endpoint,
             gzip=bool(conf.get("gzip", False)),
             **numbers,
         )

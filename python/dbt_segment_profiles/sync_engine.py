@@ -52,6 +52,7 @@ class MappingResult:
     error: str | None = None
     reasons: list[str] = field(default_factory=list)
     region_note: str | None = None
+    unique_id: str = ""  # the model's, as in dbt's manifest and run_results.json
 
     @property
     def ok(self) -> bool:
@@ -68,11 +69,15 @@ class SyncResult:
     ended_at: datetime | None = None
     mappings: list[MappingResult] = field(default_factory=list)
     interrupted: bool = False
+    # why the sync stopped before sending anything (configuration, a lock held elsewhere...)
+    error: str | None = None
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
+        if self.error is not None:
+            return 2
         if any(m.status == "blocked" for m in self.mappings):
             return 2
         return 0 if all(m.ok for m in self.mappings) else 1
@@ -91,6 +96,9 @@ class SyncOptions:
     chunk_rows: int = CHUNK_ROWS
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Progress | None = None
+    # called when a mapping starts sending and when it is over (stopped early included)
+    progress_start: Progress | None = None
+    progress_done: Progress | None = None
     max_reasons: int = 5
     # mapping name -> why it must not be sent now (its result says so; the exit code is 2)
     blocked: dict[str, str] = field(default_factory=dict)
@@ -156,7 +164,13 @@ def sync_mappings(
 
 
 def _blocked(warehouse: Warehouse, mapping: Mapping, reason: str) -> MappingResult:
-    result = MappingResult(mapping.name, mapping.model_name, mapping.action, mapping.profile_space)
+    result = MappingResult(
+        mapping.name,
+        mapping.model_name,
+        mapping.action,
+        mapping.profile_space,
+        unique_id=mapping.model_id,
+    )
     result.pending = warehouse.pending_counts(mapping)
     result.status = "blocked"
     result.error = reason
@@ -172,7 +186,13 @@ def _sync_one(
 ) -> MappingResult:
     started = time.monotonic()
     started_at = datetime.now(timezone.utc)
-    result = MappingResult(mapping.name, mapping.model_name, mapping.action, mapping.profile_space)
+    result = MappingResult(
+        mapping.name,
+        mapping.model_name,
+        mapping.action,
+        mapping.profile_space,
+        unique_id=mapping.model_id,
+    )
     result.pending = warehouse.pending_counts(mapping)
     result.invalid_keys = sum(n for _, _, n in warehouse.invalid_keys(mapping))
     result.acknowledged_by_operation = dict.fromkeys(result.pending, 0)
@@ -185,7 +205,14 @@ def _sync_one(
         # written ahead: whatever happens to the sends, the next capture knows they may have
         # reached Segment
         warehouse.record_attempts(mapping)
-        _MappingSender(warehouse, mapping, space_sender, options, result, issues).run()
+        total = sum(result.pending.values())
+        if options.progress_start is not None:
+            options.progress_start(result, total)
+        try:
+            _MappingSender(warehouse, mapping, space_sender, options, result, issues).run()
+        finally:
+            if options.progress_done is not None:
+                options.progress_done(result, total)
         if space_sender.auth_error is not None:
             result.error = _auth_message(space_sender)
     space = space_sender.space

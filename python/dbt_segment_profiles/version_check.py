@@ -11,7 +11,7 @@ from . import __version__
 
 
 class _Notes(Protocol):
-    def warn(self, message: str) -> None: ...
+    def warning(self, message: str) -> None: ...
 
 
 def installed_package_version(project_dir: Path) -> str | None:
@@ -32,5 +32,5 @@ def warn_on_version_mismatch(project_dir: Path, notes: _Notes) -> str | None:
         f"dbt-segment runner is {__version__}: install matching versions (packages.yml "
         "revision and pip), then `dbt deps`"
     )
-    notes.warn(message)
+    notes.warning(message)
     return message

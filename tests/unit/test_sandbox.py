@@ -5,6 +5,7 @@ import base64
 import gzip
 import http.client
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -362,3 +363,43 @@ def test_sandbox_command_stops_on_sigterm(tmp_path: Path) -> None:
     assert stdout.decode().startswith("sandbox listening on http://127.0.0.1:")
     assert "1 messages accepted in 1 batches" in stdout.decode()
     assert KEY not in (stdout + stderr).decode()
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port something else is listening on."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield other.getsockname()[1]
+
+
+def test_sandbox_on_a_port_in_use_says_so_in_one_line_and_exits_2(
+    taken_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_sandbox_arguments(parser)
+    out = tmp_path / "received.jsonl"
+    args = parser.parse_args(["--port", str(taken_port), "--output", str(out)])
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    assert sandbox_command(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"sandbox: 127.0.0.1:{taken_port} is already in use; pick another with --port\n"
+    )
+    assert captured.out == ""
+    # nothing is left behind: the signal handlers are the caller's again
+    assert {s: signal.getsignal(s) for s in handlers} == handlers
+
+
+def test_dbt_segment_sandbox_on_a_port_in_use_prints_no_traceback(taken_port: int) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt-segment"), "sandbox", "--port", str(taken_port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"sandbox: 127.0.0.1:{taken_port} is already in use; pick another with --port"
+    ]

@@ -4,7 +4,7 @@ It answers like Segment where Segment is documented and is stricter where Segmen
 data (over 2,500 messages, messages without ids), so a client's mistakes show up as 400s.
 """
 
-from .command import add_sandbox_arguments, run_sandbox, sandbox_command
+from .command import SandboxUnavailable, add_sandbox_arguments, run_sandbox, sandbox_command
 from .faults import Faults
 from .server import Sandbox
 from .stats import SandboxStats
@@ -13,6 +13,7 @@ __all__ = [
     "Faults",
     "Sandbox",
     "SandboxStats",
+    "SandboxUnavailable",
     "add_sandbox_arguments",
     "run_sandbox",
     "sandbox_command",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import signal
 import sys
@@ -13,6 +14,18 @@ from typing import Any
 
 from .faults import Faults
 from .server import Sandbox
+
+
+class SandboxUnavailable(Exception):
+    """The sandbox could not start; the message says why in one line, for people."""
+
+
+def _why_not_started(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"{host}:{port} is already in use; pick another with --port"
+    if exc.filename is not None:  # the --output file
+        return f"cannot open {exc.filename}: {exc.strerror}"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 
 def run_sandbox(
@@ -25,15 +38,19 @@ def run_sandbox(
     port_file: str | Path | None = None,
     stop: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Serve until SIGINT/SIGTERM (or `stop` is set); returns the final stats snapshot."""
+    """Serve until SIGINT/SIGTERM (or `stop` is set); returns the final stats snapshot.
+    Raises SandboxUnavailable when it cannot start (the port is taken, say)."""
     stop = stop or threading.Event()
+    try:
+        sandbox = Sandbox(host, port, output, write_key, count_only, faults).start()
+    except OSError as exc:
+        raise SandboxUnavailable(_why_not_started(host, port, exc)) from None
     # The handler only flips a flag: Event.set() takes a lock the interrupted thread may hold.
     signalled: list[int] = []
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda num, _: signalled.append(num))
-    sandbox = Sandbox(host, port, output, write_key, count_only, faults).start()
     try:
         if port_file is not None:
             # Write then rename, so a poller never reads a half-written port.
@@ -92,7 +109,17 @@ def sandbox_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"dbt-segment sandbox: {exc}", file=sys.stderr)
         return 2
-    run_sandbox(
-        args.host, args.port, args.output, args.write_key, args.count_only, faults, args.port_file
-    )
+    try:
+        run_sandbox(
+            args.host,
+            args.port,
+            args.output,
+            args.write_key,
+            args.count_only,
+            faults,
+            args.port_file,
+        )
+    except SandboxUnavailable as exc:
+        print(f"sandbox: {exc}", file=sys.stderr, flush=True)
+        return 2
     return 0

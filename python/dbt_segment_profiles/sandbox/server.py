@@ -172,7 +172,14 @@ class Sandbox:
             self.output.parent.mkdir(parents=True, exist_ok=True)
             # Append, so a sandbox restarted mid-test (an outage) keeps what it accepted before.
             self._out = open(self.output, "ab")
-        self._server = _Server((self.host, self.port), _Handler)
+        try:
+            self._server = _Server((self.host, self.port), _Handler)
+        except BaseException:
+            # nothing listens: leave nothing open either (the caller may pick another port)
+            if self._out is not None:
+                self._out.close()
+                self._out = None
+            raise
         self._server.sandbox = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(

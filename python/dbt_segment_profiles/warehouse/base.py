@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from ..mappings import Mapping
@@ -27,6 +27,14 @@ def quote(identifier: str) -> str:
 _ROWS_PER_INSERT = 2_000
 # a warehouse-written message longer than this may pass 32 KB with its messageId and tail
 _SQL_MESSAGE_LIMIT = 32_768 - 256
+
+
+def _utc_naive(value: Any) -> Any:
+    """Timestamps go into the runs table as UTC wall time: a zoned datetime would be stored
+    in the session's time zone."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
 
 
 def _literal(value: Any) -> str:
@@ -61,6 +69,7 @@ class CaptureStatus:
     blocked_reason: str | None
     allow_mass_delete: bool | None
     captured_at: datetime | None
+    invocation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +210,7 @@ class Warehouse:
         rows = self.query(
             "select relation_name, key_column, key_type, hash_version, pending_added, "
             "pending_updated, pending_deleted, state_rows, deleting, blocked_reason, "
-            f"allow_mass_delete, captured_at from {self.table('segment_captures')} "
+            f"allow_mass_delete, captured_at, invocation_id from {self.table('segment_captures')} "
             f"where mapping_name = {self.param}",
             (mapping.name,),
         )
@@ -361,7 +370,7 @@ class Warehouse:
         columns = ", ".join(RUN_COLUMNS)
         self.execute(
             f"insert into {self.table('segment_runs')} ({columns}) values ({marks})",
-            [getattr(run, c) for c in RUN_COLUMNS],
+            [_utc_naive(getattr(run, c)) for c in RUN_COLUMNS],
         )
 
     def record_issues(self, mapping: Mapping, issues: Sequence[RecordIssue]) -> None:

@@ -1,0 +1,1 @@
+"""What the runner tells people: progress lines, tables."""

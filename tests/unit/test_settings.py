@@ -1,0 +1,52 @@
+"""Profile space settings: an empty endpoint means the region's host."""
+
+from __future__ import annotations
+
+import pytest
+
+from dbt_segment_profiles.project import _jinja, render
+from dbt_segment_profiles.settings import parse_settings
+
+ENDPOINT = "{{ env_var('SEGMENT_ENDPOINT', '') }}"
+
+
+def batch_url(space: dict) -> str:
+    rendered = render({"profile_spaces": {"default": space}}, _jinja({"name": "dev"}))
+    settings, problems = parse_settings(rendered, "analytics")
+    assert problems == []
+    return settings.profile_spaces["default"].batch_url
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_an_unset_or_empty_endpoint_variable_means_the_regions_host(
+    value: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if value is None:
+        monkeypatch.delenv("SEGMENT_ENDPOINT", raising=False)
+    else:
+        monkeypatch.setenv("SEGMENT_ENDPOINT", value)
+    space = {"write_key_env": "K", "endpoint": ENDPOINT}
+    assert batch_url(space) == "https://api.segment.io/v1/batch"
+    assert batch_url({**space, "region": "eu"}) == "https://events.eu1.segmentapis.com/v1/batch"
+
+
+@pytest.mark.parametrize("literal", ["", "  ", None])
+def test_an_empty_endpoint_written_in_the_project_means_the_regions_host(literal: str) -> None:
+    space = {"write_key_env": "K", "region": "eu", "endpoint": literal}
+    assert batch_url(space) == "https://events.eu1.segmentapis.com/v1/batch"
+
+
+def test_a_set_endpoint_variable_points_the_space_at_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGMENT_ENDPOINT", "http://127.0.0.1:8088")
+    assert batch_url({"write_key_env": "K", "endpoint": ENDPOINT}) == (
+        "http://127.0.0.1:8088/v1/batch"
+    )
+
+
+@pytest.mark.parametrize("bad", ["127.0.0.1:8088", 8088])
+def test_an_endpoint_that_is_not_a_url_is_a_problem_naming_the_key(bad: object) -> None:
+    space = {"write_key_env": "K", "endpoint": bad}
+    settings, problems = parse_settings({"profile_spaces": {"default": space}}, "analytics")
+    assert "default" not in settings.profile_spaces
+    assert [p.key for p in problems] == ["vars.segment_profiles.profile_spaces.default.endpoint"]
+    assert "http://" in problems[0].message
