@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from .context import Context, blocked_mappings, load_context, require_valid, select_mappings
@@ -97,5 +98,24 @@ def plan(
         mappings = _selected(ctx, select, exclude)
         require_valid(ctx, mappings, write_keys=False)
         return plan_mappings(ctx.warehouse, mappings, samples, blocked_mappings(ctx, mappings))
+    finally:
+        ctx.close()
+
+
+def report(
+    project_dir: str | None = None,
+    profiles_dir: str | None = None,
+    target: str | None = None,
+    vars: str | dict[str, Any] | None = None,
+    select: list[str] | None = None,
+    exclude: list[str] | None = None,
+    runs_per_mapping: int = 50,
+) -> Path:
+    """Write target/segment_report.html from the bookkeeping tables; the page's path."""
+    from .reporting.html_report import write_report
+
+    ctx = load_context(project_dir, profiles_dir, target, vars)
+    try:
+        return write_report(ctx, _selected(ctx, select, exclude), runs_per_mapping)
     finally:
         ctx.close()

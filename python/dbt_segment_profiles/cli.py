@@ -1,4 +1,4 @@
-"""`dbt-segment`: validate, plan, sync, status, reset and sandbox, with dbt's own flags."""
+"""`dbt-segment`: validate, plan, sync, status, report, reset, sandbox, with dbt's own flags."""
 
 from __future__ import annotations
 
@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --rebaseline: mark the pending changes it reports as sent without sending",
     )
+
+    report = commands.add_parser("report", help="target/segment_report.html: the sync history")
+    _add_project_arguments(report)
+    report.add_argument("--runs", type=int, default=50, help="runs per mapping in the charts")
 
     rename = commands.add_parser(
         "rename", help="move a renamed mapping's state, history and fingerprint to its new name"
@@ -246,6 +250,13 @@ def cmd_status(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> in
     return EXIT_OK
 
 
+def cmd_report(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
+    from .reporting.html_report import write_report
+
+    reporter.report_written(write_report(ctx, _selected(ctx, args), args.runs))
+    return EXIT_OK
+
+
 def cmd_reset(ctx: Context, args: argparse.Namespace, reporter: Reporter) -> int:
     from .reset import reset_mapping
 
@@ -306,6 +317,7 @@ COMMANDS = {
     "plan": cmd_plan,
     "sync": cmd_sync,
     "status": cmd_status,
+    "report": cmd_report,
 }
 
 

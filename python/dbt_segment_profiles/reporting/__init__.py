@@ -1,0 +1,1 @@
+"""What the runner reports about syncs: the HTML sync report (`dbt-segment report`)."""
