@@ -17,6 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q --profile duckdb
 	$(BIN)/pytest -q --profile postgres tests/functional

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .context import Context, blocked_mappings, check, load_context, require_valid
@@ -202,6 +203,25 @@ def sync(
         return sync_context(ctx, mappings, options, allow_mass_delete)
 
 
+# report --------------------------------------------------------------------------------------
+def report(
+    project_dir: str | None = None,
+    profiles_dir: str | None = None,
+    target: str | None = None,
+    vars: Vars = None,
+    select: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    runs_per_mapping: int = 50,
+    selector: str | None = None,
+) -> Path:
+    """Write target/segment_report.html from the bookkeeping tables; the page's path."""
+    from .reporting.html_report import write_report
+
+    with opened(project_dir, profiles_dir, target, vars) as ctx:
+        mappings = selected(ctx, Selection(select, exclude, selector), vars)
+        return write_report(ctx, mappings, runs_per_mapping)
+
+
 # run -----------------------------------------------------------------------------------------
 @dataclass
 class DbtRun:
@@ -322,6 +342,7 @@ __all__ = [
     "dbt_flags",
     "opened",
     "plan",
+    "report",
     "run",
     "selected",
     "sync",

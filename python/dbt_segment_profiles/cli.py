@@ -288,6 +288,21 @@ def status(inv: Invocation, limit: int, **_: Any) -> int:
 
 @cli.command()
 @project_options
+@selection_options
+@click.option("--runs", type=int, default=50, show_default=True, help="runs per mapping charted")
+@invocation
+def report(inv: Invocation, runs: int, **_: Any) -> int:
+    """Write target/segment_report.html: the sync history as one self-contained page."""
+    from .reporting.html_report import write_report
+
+    with inv.context() as ctx:
+        mappings = api.selected(ctx, inv.selection(), inv.options["vars"])
+        inv.reporter.report_written(write_report(ctx, mappings, runs))
+    return EXIT_OK
+
+
+@cli.command()
+@project_options
 @click.argument("mapping")
 @click.option("--rebaseline", is_flag=True, help="take the current rows as synced")
 @click.option("--yes", is_flag=True, help="with --rebaseline: do mark the pending as sent")

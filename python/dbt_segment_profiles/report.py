@@ -139,6 +139,12 @@ class Reporter:
             for rejected in p.rejected_samples:
                 self._print(f"  rejected {rejected['key']}: {rejected['reason']}")
 
+    def report_written(self, path: Any) -> None:
+        if self.json_output:
+            self._json({"report": str(path)})
+        else:
+            self._print(f"wrote {path}")
+
     def sync_result(self, result: Any) -> None:
         if self.json_output:
             from .results import results_document

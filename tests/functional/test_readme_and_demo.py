@@ -68,12 +68,22 @@ def test_readme_commands_and_python_api_run_on_the_demo_project(
         for step in ("deps", "seed", "run"):
             run(str(BIN / "dbt"), step)
         commands = readme_commands()
-        assert [c.split()[1] for c in commands] == ["validate", "plan", "sync", "status", "run"]
+        assert [c.split()[1] for c in commands] == [
+            "validate",
+            "plan",
+            "sync",
+            "status",
+            "report",
+            "run",
+        ]
         outputs = {
             c.split()[1]: run(str(BIN / c.split()[0]), *c.split()[1:]).stdout for c in commands
         }
         assert "customers_to_profiles (dim_customers, identify -> default)" in outputs["sync"]
         assert "2 mapping(s) valid" in outputs["validate"]
+        report = demo_project / "target" / "segment_report.html"
+        assert outputs["report"].strip() == f"wrote {report}"
+        assert 'data-mapping="customers_to_profiles"' in report.read_text()
         assert box.stats.snapshot()["accepted_messages"] == 200
 
         script = tmp_path / "api_example.py"

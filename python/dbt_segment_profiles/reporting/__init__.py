@@ -1,1 +1,1 @@
-"""What the runner tells people: progress lines, tables."""
+"""What the runner tells people: progress lines, tables, the HTML sync report."""
