@@ -266,13 +266,15 @@ class Project:
 
     def mark_synced_sql(self) -> str:
         return (
-            f"insert into {self.table('state')} (record_key, row_hash, synced_at) "
-            f"select id, __sp_hash, current_timestamp from {self.table('pending')} "
-            "where __sp_op <> 'deleted'"
+            f"insert into {self.table('state')} "
+            "(record_key, row_hash, change_version, synced_at) "
+            f"select __sp_key, __sp_hash, __sp_version, current_timestamp "
+            f"from {self.table('pending')} where __sp_op <> 'deleted'"
         )
 
     def mark_synced(self) -> int:
-        """Emulate an acknowledged sync of every pending row: what `dbt-segment sync` stores."""
+        """Emulate an acknowledged sync of every pending row, folded into the state as the next
+        capture does with what `dbt-segment sync` records."""
         with duckdb.connect(str(self.db)) as con:
             con.execute(f"delete from {self.table('state')}")
             con.execute(self.mark_synced_sql())

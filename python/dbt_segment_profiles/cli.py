@@ -110,6 +110,7 @@ class Invocation:
         self.options = options
         self.argv = list(argv)
         self.reporter = Reporter(json_output=options["json_output"], quiet=options["quiet"])
+        self.reporter.structured_logs = options.get("log_format") == "json"
 
     def project_args(self) -> dict[str, Any]:
         o = self.options

@@ -36,6 +36,8 @@ class Reporter:
         self.out = out or sys.stdout
         self.err = sys.stderr
         self._tty = self.err.isatty() and not json_output and not quiet
+        # with --log-format json, progress lines go through the log as JSON objects too
+        self.structured_logs = False
 
     def _print(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
@@ -116,8 +118,10 @@ class Reporter:
             if self._tty:
                 end = "\n" if line.final else ""
                 print(f"\r{line.bar()}\x1b[K", end=end, file=self.err, flush=True)
-            else:
+            elif self.structured_logs:
                 LOGGER.info(line.text())
+            else:
+                print(line.text(), file=self.err, flush=True)
 
     def plan(self, plans: list[Any], spaces: dict[str, Any] | None = None) -> None:
         hosts = _hosts(spaces)

@@ -64,7 +64,9 @@ class TestValidate:
         run_dbt(["run"])
         code, document = segment(project, "validate")
         assert code == 0, document
-        assert document == {"valid": True, "mappings": ["users_to_profiles"]}
+        assert document["valid"] is True and document["exit_code"] == 0
+        assert document["mappings"] == ["users_to_profiles"]
+        assert document["destinations"]["users_to_profiles"].startswith("http://127.0.0.1:")
 
         # a config changed after the last run: the runner parses the project again itself
         write_file(BAD_YML, project.project_root, "models", "schema.yml")
