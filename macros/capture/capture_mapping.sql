@@ -8,14 +8,15 @@
   {%- set where = 'segment_profiles: model ' ~ model_name ~ ', mapping ' ~ name ~ ': ' -%}
   {%- if name is not string or not modules.re.match('^[a-z][a-z0-9_]*$', name) -%}
     {{ exceptions.raise_compiler_error(
-        'segment_profiles: model ' ~ model_name ~ ': mapping name ' ~ (name | string) ~ ' must match [a-z][a-z0-9_]*') }}
+        'segment_profiles: model ' ~ model_name ~ ': name ' ~ "'" ~ (name | string) ~ "'" ~ ' must match [a-z][a-z0-9_]*') }}
   {%- endif -%}
   {%- set columns = segment_profiles.mapping_columns(primary_key, mapping) -%}
   {%- set actual = {} -%}
   {%- set types = {} -%}
   {%- for column in columns -%}
     {%- if column | lower not in available -%}
-      {{ exceptions.raise_compiler_error(where ~ 'column ' ~ column ~ ' is not in the model (it has: '
+      {{ exceptions.raise_compiler_error(where ~ ('primary_key' if column == primary_key else 'fields')
+          ~ " column '" ~ column ~ "' is not in model " ~ model_name ~ ' (it has: '
           ~ (available.values() | map(attribute='name') | join(', ')) ~ ')') }}
     {%- endif -%}
     {%- do actual.update({column: available[column | lower].name}) -%}

@@ -101,9 +101,22 @@ def validate(
 
 
 # plan ----------------------------------------------------------------------------------------
-def plan_context(ctx: Context, mappings: list[Mapping], samples: int = 3) -> list[MappingPlan]:
+def plan_context(
+    ctx: Context, mappings: list[Mapping], samples: int = 3, key: str | None = None
+) -> list[MappingPlan]:
+    """With `key` (and one mapping): that record's message too, whether or not it is pending."""
+    from .preview import plan_record
+
     require_valid(ctx, mappings, write_keys=False)
-    return plan_mappings(ctx.warehouse, mappings, samples, blocked_mappings(ctx, mappings))
+    plans = plan_mappings(ctx.warehouse, mappings, samples, blocked_mappings(ctx, mappings))
+    if key is not None:
+        if len(mappings) != 1:
+            raise SegmentProfilesError(
+                f"--key needs one mapping; {len(mappings)} are selected",
+                hint="name it: `dbt-segment plan MAPPING --key K`",
+            )
+        plan_record(ctx.warehouse, plans[0], mappings[0], key)
+    return plans
 
 
 def plan(
@@ -115,17 +128,26 @@ def plan(
     exclude: Sequence[str] | None = None,
     samples: int = 3,
     selector: str | None = None,
+    mapping: str | None = None,
+    key: str | None = None,
 ) -> list[MappingPlan]:
     """Segment's "Test Mapping": per mapping, the pending counts by operation and up to
     `samples` messages exactly as sync would send them (or their rejection reasons), and why a
     mapping is blocked, if it is. Sends nothing and changes no state.
 
+    With `mapping` and `key`, that record's exact message (or its rejection) is in the plan's
+    `record`, whether or not it is pending ("Test Mapping" for one record).
+
     Raises ConfigError (with `.problems`) when the config is wrong, SegmentProfilesError when
     the project cannot be read or nothing is selected.
     """
     with opened(project_dir, profiles_dir, target, vars) as ctx:
-        mappings = selected(ctx, Selection(select, exclude, selector), vars)
-        return plan_context(ctx, mappings, samples)
+        mappings = selected(
+            ctx, Selection(select or ([mapping] if mapping else None), exclude, selector), vars
+        )
+        if mapping is not None:
+            mappings = [m for m in mappings if m.name == mapping]
+        return plan_context(ctx, mappings, samples, key)
 
 
 # sync ----------------------------------------------------------------------------------------

@@ -204,13 +204,34 @@ def validate(inv: Invocation, **_: Any) -> int:
 @cli.command()
 @project_options
 @selection_options
-@click.option("--samples", type=int, default=3, show_default=True, help="messages per mapping")
+@click.argument("mapping", required=False)
+@click.option("--key", help="with MAPPING: that record's exact message, pending or not")
+@click.option(
+    "--samples",
+    "--sample",
+    "--limit",
+    "samples",
+    type=int,
+    default=3,
+    show_default=True,
+    help="sample messages per mapping",
+)
 @invocation
-def plan(inv: Invocation, samples: int, **_: Any) -> int:
-    """Pending counts and sample messages, sending nothing."""
+def plan(inv: Invocation, mapping: str | None, key: str | None, samples: int, **_: Any) -> int:
+    """Pending counts and sample messages, sending nothing; `plan MAPPING --key K` shows one
+    record's message as Segment's Test Mapping does."""
+    if key is not None and mapping is None:
+        raise click.UsageError("--key needs the mapping: `dbt-segment plan MAPPING --key K`")
     with inv.context() as ctx:
-        mappings = api.selected(ctx, inv.selection(), inv.options["vars"])
-        plans = api.plan_context(ctx, mappings, samples)
+        if mapping is not None:
+            chosen = [m for m in ctx.mappings if m.name == mapping]
+            if not chosen:
+                known = ", ".join(sorted(m.name for m in ctx.mappings)) or "none"
+                raise SegmentProfilesError(f"no mapping named {mapping!r}", hint=known)
+            mappings = chosen
+        else:
+            mappings = api.selected(ctx, inv.selection(), inv.options["vars"])
+        plans = api.plan_context(ctx, mappings, samples, key)
         inv.reporter.plan(plans, ctx.settings.profile_spaces)
     return EXIT_CONFIG if any(p.blocked for p in plans) else EXIT_OK
 

@@ -24,6 +24,8 @@ class MappingPlan:
     rejected_samples: list[dict[str, str]] = field(default_factory=list)
     # why sync will not send this mapping now; None when it will
     blocked: str | None = None
+    # with `plan MAPPING --key K`: that record's message (or rejection), pending or not
+    record: dict[str, Any] | None = None
 
 
 def plan_mappings(
@@ -63,3 +65,27 @@ def plan_mappings(
                 stream.close()
         plans.append(plan)
     return plans
+
+
+def plan_record(warehouse: Warehouse, plan: MappingPlan, mapping: Mapping, key: str) -> None:
+    """Segment's Test Mapping for one record: its exact message, or why it is rejected."""
+    stream = warehouse.record_rows(mapping, key)
+    rows = [row for chunk in stream for row in chunk]
+    if not rows:
+        plan.record = {"key": key, "found": False}
+        return
+    row = rows[0]
+    builder = compile_mapping(mapping, stream.columns)
+    message = builder.build(row, row[1], row[2], row[3], row[4])
+    record: dict[str, Any] = {
+        "key": key,
+        "found": True,
+        "pending": bool(row[-1]),
+        "operation": row[1],
+        "change_version": row[4],
+    }
+    if isinstance(message, Rejection):
+        record["rejected"] = message.reason
+    else:
+        record["message"] = orjson.loads(message)
+    plan.record = record

@@ -25,6 +25,18 @@ def _hosts(spaces: dict[str, Any] | None) -> dict[str, str]:
     return {name: space.base_url for name, space in (spaces or {}).items()}
 
 
+def _record_text(record: dict[str, Any]) -> str:
+    if not record["found"]:
+        return f"  key {record['key']}: no such row in the model, and nothing pending for it"
+    state = "pending" if record["pending"] else "not pending (as its next change would be sent)"
+    head = f"  key {record['key']}: {record['operation']}, {state}"
+    if "rejected" in record:
+        return f"{head}\n  rejected: {record['rejected']}"
+    return f"{head}\n  " + json.dumps(record["message"], ensure_ascii=False, indent=2).replace(
+        "\n", "\n  "
+    )
+
+
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{op} {n}" for op, n in counts.items())
 
@@ -138,6 +150,8 @@ class Reporter:
             self._print(f"  pending: {_counts(p.pending)}; invalid keys: {p.invalid_keys}")
             if p.blocked:
                 self._print(f"  blocked: {p.blocked}")
+            if p.record is not None:
+                self._print(_record_text(p.record))
             for sample in p.samples:
                 self._print("  " + json.dumps(sample, ensure_ascii=False))
             for rejected in p.rejected_samples:

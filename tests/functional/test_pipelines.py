@@ -94,6 +94,7 @@ class TestPipelines:
 
     def test_item_4_select_takes_dbts_syntax_and_mapping_names(self, project: Any) -> None:
         run_dbt(["deps"])
+
         def planned(*args: str) -> set[str]:
             code, document = segment(project, "plan", "--samples", "0", *args)
             assert code == 0, document

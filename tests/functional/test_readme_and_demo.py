@@ -91,8 +91,9 @@ def test_readme_commands_and_python_api_run_on_the_demo_project(
         done = run(sys.executable, str(script), cwd=tmp_path)
         lines = done.stdout.splitlines()
         assert lines[0] == "[]"  # validate: no problems
-        assert "('customers_to_profiles', {'added': 0, 'updated': 0, 'deleted': 0}, None)" in (
-            lines[1]
+        assert (
+            "('customers_to_profiles', {'added': 0, 'updated': 0, 'deleted': 0}, None)"
+            in (lines[1])
         )
         at = lines.index("customers_to_profiles 0 0 0")
         assert lines[at + 1].startswith("0 ")

@@ -279,6 +279,56 @@ class Warehouse:
         )
         return self.stream(sql, chunk_rows)
 
+    def record_rows(self, mapping: Mapping, key: str) -> PendingStream:
+        """One record's row, in stream_pending's layout, whether or not it is pending: from the
+        model, with its pending change (operation, hash, version) if one is unacknowledged, else
+        as its next change would be; a pending delete of a key the model no longer has comes
+        from the pending table. An extra last column says whether the change is pending."""
+        pending = self.mapping_table(mapping, "pending")
+        state = self.mapping_table(mapping, "state")
+        acks = self.mapping_table(mapping, "acks")
+        relation = mapping.relation_name
+        actual = {c.lower(): c for c in self.relation_columns(relation) or []}
+        kinds = self.temporal_kinds(relation)
+        selected = []
+        for column in mapping.columns:
+            name = actual.get(column.lower(), column)
+            expression = f"r.{quote(name)}"
+            if name in kinds:
+                expression = self.iso_utc_sql(expression, kinds[name])
+            selected.append(f"{expression} as {quote(column)}")
+        key_text = f"cast(r.{quote(actual.get(mapping.primary_key.lower(), mapping.primary_key))}"
+        key_text += " as varchar(4096))"
+        p = self.param
+        # acknowledged since the last capture counts as the state already
+        acked = f"(select max(change_version) from {acks} as l where l.record_key = {key_text}"
+        live = f"exists (select 1 from {acks} as l where l.record_key = {key_text} "
+        live += "and l.operation <> 'deleted')"
+        sql = (
+            "select coalesce(p.__sp_seq, 0), coalesce(p.__sp_op, case when s.row_hash is null "
+            f"and not {live} then 'added' else 'updated' end), "
+            f"{key_text}, coalesce(p.__sp_hash, s.row_hash), "
+            "coalesce(p.__sp_version, greatest(coalesce(s.change_version, 0), "
+            f"coalesce({acked}), 0)) + 1), "
+            f"{', '.join(selected)}, p.__sp_seq is not null as __sp_pending "
+            f"from {relation} as r left join {pending} as p on p.__sp_key = {key_text} "
+            f"and not exists (select 1 from {acks} as a where a.record_key = p.__sp_key "
+            "and a.change_version = p.__sp_version) "
+            f"left join {state} as s on s.record_key = {key_text} where {key_text} = {p}"
+        )
+        rows = self.query(sql, (key,))
+        if rows:
+            names = [*INTERNAL_COLUMNS, *mapping.columns, "__sp_pending"]
+            return PendingStream(names, iter([rows]))
+        internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
+        mapped = ", ".join(f"p.{quote(c)}" for c in mapping.columns)
+        rows = self.query(
+            f"select {internal}, {mapped}, true {self._unacknowledged(mapping)} "
+            f"and p.__sp_key = {p}",
+            (key,),
+        )
+        return PendingStream([*INTERNAL_COLUMNS, *mapping.columns, "__sp_pending"], iter([rows]))
+
     # writing ---------------------------------------------------------------------------
     def acknowledge(self, mapping: Mapping, acks: Sequence[Ack]) -> None:
         """Record what Segment acknowledged, as the batches carried it, in one transaction."""
