@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,3 +117,74 @@ class TestValueTypes:
             fetch="one",
         )
         assert attempts[0] == 2
+
+
+EXACT_SQL = """
+{% if target.type == 'duckdb' %}
+select
+    1 as id,
+    cast('12345678.123456789012' as decimal(20, 12)) as amount,
+    cast('170141183460469231731687303715884105727' as hugeint) as big,
+    cast(12.50 as decimal(10, 2)) as price,
+    'acc1' as account_id
+{% else %}
+select
+    1 as id,
+    cast('12345678.123456789012' as numeric(38, 12)) as amount,
+    cast('170141183460469231731687303715884105727' as numeric) as big,
+    cast(12.50 as numeric(10, 2)) as price,
+    'acc1' as account_id
+{% endif %}
+"""
+
+# identify is written by DuckDB's SQL lane; track with a group_id by the Python builder
+EXACT_YML = """
+version: 2
+models:
+  - name: exact
+    config:
+      meta:
+        segment:
+          primary_key: id
+          mappings:
+            - name: exact_traits
+              action: identify
+              profile_space: default
+              fields:
+                user_id: id
+                traits: [amount, big, price]
+            - name: exact_properties
+              action: track
+              profile_space: default
+              fields:
+                user_id: id
+                event_name: {value: Invoice Paid}
+                group_id: account_id
+                properties: [amount, big, price]
+"""
+
+
+@pytest.mark.usefixtures("sandbox")
+class TestExactNumbers:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"exact.sql": EXACT_SQL, "schema.yml": EXACT_YML}
+
+    def test_decimals_and_wide_integers_arrive_with_every_digit(
+        self, project: Any, sandbox: Any
+    ) -> None:
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        code, document = segment(project, "sync")
+        assert code == 0, document
+        # the raw lines Segment would receive: a float round trip would give 12345678.12345679
+        # and 1.7014118346046923e+38
+        lines = Path(sandbox.output).read_bytes().splitlines()
+        assert len(lines) == 2
+        for line in lines:
+            body = b'"traits":' if b'"type":"identify"' in line else b'"properties":'
+            assert (
+                body + b'{"amount":12345678.123456789012,'
+                b'"big":170141183460469231731687303715884105727,"price":12.50}'
+            ) in line, line

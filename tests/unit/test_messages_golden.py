@@ -1,17 +1,20 @@
 """Golden tests: tests/golden/<action>/<case>.json hold a mapping, rows and the exact messages.
 
-Each row either has `expected` (the message, compared as parsed JSON, key presence included) or
-`rejected` (the exact reason). The library version in `expected` follows the package version so
-that a release does not rewrite every file.
+Each row either has `expected` (the message, compared as parsed JSON, key presence included, and
+every number by its exact text: 12.50 is not 12.5, 5 is not 5.0) or `rejected` (the exact
+reason). A row value `{"$decimal": "<digits>"}` stands for a DECIMAL column's value, which JSON
+cannot otherwise express. The library version in `expected` follows the package version so that a
+release does not rewrite every file.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from dbt_segment_profiles import __version__
@@ -21,6 +24,27 @@ from dbt_segment_profiles.settings import ProfileSpace, Settings
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 CASES = sorted(GOLDEN.glob("*/*.json"))
+
+
+@dataclass(frozen=True)
+class Number:
+    """A JSON number as its text, so that comparisons are digit for digit."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def exact(data: str | bytes) -> Any:
+    """JSON parsed with every number kept as its text."""
+    return json.loads(data, parse_float=Number, parse_int=Number)
+
+
+def warehouse_value(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"$decimal"}:
+        return Decimal(value["$decimal"])
+    return value
 
 
 def make_mapping(action: str, raw: dict[str, Any]) -> Mapping:
@@ -54,12 +78,14 @@ def test_every_action_has_golden_files() -> None:
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_golden(path: Path) -> None:
-    case = json.loads(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    case = json.loads(text)
+    expected_rows = exact(text)["rows"]
     builder = compile_mapping(make_mapping(path.parent.name, case["mapping"]), case["columns"])
     for number, entry in enumerate(case["rows"]):
         where = f"{path.name} row {number} ({entry.get('note', '')})"
         result = builder.build(
-            entry["row"],
+            [warehouse_value(value) for value in entry["row"]],
             entry["operation"],
             entry["key"],
             entry["row_hash"],
@@ -70,6 +96,6 @@ def test_golden(path: Path) -> None:
             assert result.reason == entry["rejected"], where
             continue
         assert isinstance(result, bytes), f"{where}: {result}"
-        expected = entry["expected"]
+        expected = expected_rows[number]["expected"]
         expected["context"]["library"]["version"] = __version__
-        assert orjson.loads(result) == expected, where
+        assert exact(result) == expected, where

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -55,3 +56,17 @@ def test_the_readme_schema_example_is_the_demos_and_validates() -> None:
     result = load_mappings({"nodes": {"m": node}}, settings)
     assert result.problems == []
     assert [m.name for m in result.mappings] == ["customers_to_profiles", "customer_signed_up"]
+
+
+def test_every_documented_deviation_names_golden_rows_that_exist() -> None:
+    section = README.split("### Where this differs from Segment's actions")[1].split("\n### ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 5  # the header and four deviations
+    for row in rows[1:]:
+        tests = row.split("|")[5]
+        cases = re.findall(r"`test_golden\[(\w+/\w+)\]`((?: rows? [\d\-, and]+)?)", tests)
+        assert cases, row
+        for case, numbers in cases:
+            golden = json.loads((ROOT / "tests/golden" / f"{case}.json").read_text())
+            for number in re.findall(r"\d+", numbers):
+                assert int(number) < len(golden["rows"]), (case, number)

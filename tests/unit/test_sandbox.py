@@ -74,6 +74,20 @@ def test_accepted_batch_is_recorded_line_by_line(sb: Sandbox, out: Path) -> None
     assert sb.stats.message_ids["m-1"] == 1
 
 
+def test_numbers_are_recorded_as_they_were_sent(sb: Sandbox, out: Path) -> None:
+    numbers = (
+        b'{"d":12345678.123456789012,"h":170141183460469231731687303715884105727,'
+        b'"scale":12.50,"e":1E+300,"n":-0,"f":0.1,"i":7}'
+    )
+    message = b'{"type":"identify","userId":"u1","traits":' + numbers + b',"messageId":"m-1"}'
+    for path, body in (
+        ("/v1/batch", b'{"batch": [' + message + b'], "sentAt": "2026-01-01T00:00:00Z"}'),
+        ("/v1/identify", message),
+    ):
+        assert post(sb, body, path).status_code == 200
+    assert out.read_bytes() == (message + b"\n") * 2
+
+
 def test_basic_auth_with_colon_and_body_write_key(sb: Sandbox, out: Path) -> None:
     assert post(sb, {"batch": [msg(1)]}).status_code == 200
     # requests' auth tuple is how analytics clients send it: base64("<key>:")

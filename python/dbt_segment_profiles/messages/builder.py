@@ -23,6 +23,7 @@ from .subscriptions import (
     STATUS_FIELDS,
     normalise_status,
     subscription_context,
+    subscription_group,
 )
 from .values import ValueProblem, describe, to_id, to_json, to_object, to_timestamp
 
@@ -332,14 +333,17 @@ class MessageBuilder:
             column = spec.column
             raw = to_object(row[spec.index], column, "subscription_groups") or {}
             for name, value in raw.items():
-                status = normalise_status(value, f"{column} (group {name})")
-                if status is not None:
-                    groups.append({"name": name, "status": status})
+                group = subscription_group(name, value, f"{column} (group {name})")
+                if group is not None:
+                    groups.append(group)
             return groups
         for name, index, column, constant in spec.entries:
-            status = constant if index < 0 else normalise_status(row[index], column)
-            if status is not None:
-                groups.append({"name": name, "status": status})
+            if index < 0:
+                group = constant
+            else:
+                group = subscription_group(name, row[index], column)
+            if group is not None:
+                groups.append(group)
         return groups
 
     def _explain(self, row: Sequence[Any], error: Exception) -> Rejection:
@@ -441,9 +445,12 @@ def compile_mapping(mapping: Mapping, columns: Sequence[str]) -> MessageBuilder:
                 if inner.column is not None:
                     entries.append((name, index_of(inner.column), inner.column, None))
                 elif field == "subscription_groups":
-                    entries.append(
-                        (name, -1, None, constant(normalise_status, inner.constant, label))
+                    group = constant(
+                        lambda value, column, name=name: subscription_group(name, value, column),
+                        inner.constant,
+                        label,
                     )
+                    entries.append((name, -1, None, group))
                 else:
                     entries.append((name, -1, None, constant(to_json, inner.constant, label)))
             if entries and all(index >= 0 for _, index, _, _ in entries):

@@ -1,7 +1,8 @@
 """The subscriptions action: status normalisation, `messaging_subscriptions`, `externalIds`.
 
 Follows Segment's own Send Subscriptions action (see SEGMENT_SPEC.md), except that an unrecognised
-status rejects the row with a reason instead of being forwarded as INVALID.
+status rejects the row with a reason instead of being forwarded as INVALID, and a subscription
+group whose value is NULL is left out (README, "Where this differs from Segment's actions").
 """
 
 from __future__ import annotations
@@ -89,6 +90,20 @@ def normalise_status(value: Any, column: str) -> str | None:
     raise ValueProblem(f"column {column} has subscription status {describe(value)}; {_EXPECTED}")
 
 
+def subscription_group(name: str, value: Any, column: str) -> dict[str, str] | None:
+    """A subscription group's entry: {"name", "status"}; only {"name"} for an empty or blank
+    value (as Segment sends it); None for NULL, which leaves the group out.
+
+    Raises ValueProblem naming the column and value for an unrecognised status.
+    """
+    if value is None:
+        return None
+    status = normalise_status(value, column)
+    if status is None:
+        return {"name": name}
+    return {"name": name, "status": status}
+
+
 def subscription_context(
     ids: Sequence[str | None],
     statuses: Sequence[str | None],
@@ -97,7 +112,8 @@ def subscription_context(
     """(messaging_subscriptions, externalIds), or Segment's error text for the first check failed.
 
     `ids` follow ID_FIELDS, `statuses` follow CHANNELS (already normalised), `groups` are the
-    subscription groups that have a status, as {"name", "status"} entries.
+    subscription groups whose value is not NULL, as {"name", "status"} entries ({"name"} alone
+    for an empty value); any of them makes the groups present for Segment's fourth check.
     """
     if not any(ids):
         return MISSING_IDS

@@ -18,9 +18,10 @@ import orjson
 # orjson writes integers in the signed/unsigned 64-bit range and refuses anything wider.
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
-# Decimal.adjusted() of the widest integer orjson writes; above it only the float path is left,
-# and int() of something like Decimal("1E+100000000") would be needlessly expensive.
-_DECIMAL_INT_DIGITS = 19
+# Decimal.adjusted() from which a decimal may be beyond a double's range (about 1.8e308).
+_DOUBLE_DIGITS = 308
+# Below Decimal.adjusted() -64 a decimal is written in exponent notation, not with 64+ zeros.
+_PLAIN_ZEROS = 64
 _REPR_LIMIT = 80
 
 
@@ -80,34 +81,38 @@ def _float(value: float, column: str) -> float:
     raise _not_json(value, column)
 
 
-def _big_int(value: int, column: str) -> float:
-    # Beyond 64 bits JSON parsers (and Segment's) read a double anyway; send that double.
+def _too_large(value: Any, column: str) -> ValueProblem:
+    return ValueProblem(
+        f"column {column} has value {describe(value)}, which is too large for a JSON number"
+    )
+
+
+def _big_int(value: int, column: str) -> orjson.Fragment:
+    # Wider than orjson writes: its exact digits, spliced into the JSON as they are. Beyond a
+    # double's range Segment could not read the number at all, so the row is rejected.
     try:
-        return float(value)
+        float(value)
     except OverflowError:
-        raise ValueProblem(
-            f"column {column} has value {describe(value)}, which is too large for a JSON number"
-        ) from None
+        raise _too_large(value, column) from None
+    return orjson.Fragment(str(value))
 
 
-def _decimal(value: Decimal, column: str) -> int | float:
+def _decimal(value: Decimal, column: str) -> orjson.Fragment:
+    """The decimal's own digits as a JSON number, scale included (NUMERIC(10,2) 12.50 -> 12.50),
+    in plain notation as warehouses print it; NaN, infinities and numbers beyond a double's range
+    raise ValueProblem."""
     if not value.is_finite():
         raise _not_json(value, column)
-    if value.adjusted() <= _DECIMAL_INT_DIGITS and value == value.to_integral_value():
-        number = int(value)
-        if _INT_MIN <= number <= _INT_MAX:
-            return number
-    # Non-integral or wider than 64 bits: the nearest double keeps every digit a double can hold,
-    # and orjson prints its shortest round-tripping form (Decimal("12.50") -> 12.5).
-    result = float(value)
-    if result - result != 0:
-        raise ValueProblem(
-            f"column {column} has value {describe(value)}, which is too large for a JSON number"
-        )
-    return result
+    exponent = value.adjusted()
+    if exponent >= _DOUBLE_DIGITS and float(value) - float(value) != 0:
+        raise _too_large(value, column)
+    # Exponent notation (valid JSON) only where plain notation would spell out absurdly many
+    # zeros, e.g. 1E-400, which no warehouse column holds.
+    text = format(value, "f") if exponent >= -_PLAIN_ZEROS else str(value)
+    return orjson.Fragment(text)
 
 
-def _int(value: int, column: str) -> int | float:
+def _int(value: int, column: str) -> int | orjson.Fragment:
     return value if _INT_MIN <= value <= _INT_MAX else _big_int(value, column)
 
 

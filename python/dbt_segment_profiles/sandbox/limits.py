@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import zlib
 from typing import Any
 
@@ -89,6 +90,22 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise Reject(400, "body must be a JSON object")
     return doc
+
+
+def with_exact_numbers(body: bytes, doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` (the body as orjson read it) with every number as the client wrote it.
+
+    orjson reads numbers as doubles or 64-bit integers; to record a DECIMAL's digits or a wide
+    integer as they were sent, a body that orjson would not write back unchanged is read again
+    with each number kept as its text. Bodies orjson wrote itself take no second read.
+    """
+    if orjson.dumps(doc) == body:
+        return doc
+    # orjson accepted the body, so it is valid UTF-8 JSON with no NaN or lone surrogates
+    try:
+        return json.loads(body, parse_float=orjson.Fragment, parse_int=orjson.Fragment)
+    except RecursionError:  # nesting orjson reads and Python's parser does not
+        return doc
 
 
 def message_problems(msg: Any, implied: str | None, size: int) -> list[str]:

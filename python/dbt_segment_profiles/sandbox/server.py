@@ -28,6 +28,7 @@ from .limits import (
     header_key,
     message_problems,
     parse_body,
+    with_exact_numbers,
 )
 from .stats import SandboxStats
 
@@ -300,6 +301,7 @@ class Sandbox:
                 raise Reject(400, f"batch has {count} messages, over {MAX_BATCH_MESSAGES}")
             return count, None
         assert doc is not None
+        doc = with_exact_numbers(body, doc)
         if implied is None:
             batch = doc.get("batch")
             if not isinstance(batch, list):

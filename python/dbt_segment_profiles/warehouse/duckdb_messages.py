@@ -3,11 +3,16 @@
 The runner then only adds the messageId and the constant tail. Every row DuckDB cannot judge
 (no id, a required field missing, NaN or infinity) is flagged and goes through the Python
 builder, which stays the reference: a test checks both give the same messages.
+
+DECIMAL, HUGEINT and UHUGEINT values go out as the builder sends them: their exact digits, as
+DuckDB prints them. `json_object` cannot carry them (it drops a DECIMAL's trailing zeros, and
+JSON cast from text is re-read as a double), so a body holding one is concatenated from each
+entry's JSON text instead.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 import orjson
 
@@ -17,7 +22,8 @@ from .base import SqlMessages, quote
 
 MAX_TRAITS = 300
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
-_INTEGERS |= {"UBIGINT"}
+_WIDE_INTEGERS = {"HUGEINT", "UHUGEINT"}
+_INTEGERS |= {"UBIGINT"} | _WIDE_INTEGERS
 _TIMESTAMPS = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"}
 _ISO = "'%Y-%m-%dT%H:%M:%S.%gZ'"
 _ID_FIELDS: dict[str, tuple[str, ...]] = {
@@ -30,10 +36,6 @@ _BODY = {"identify": "traits", "group": "traits", "track": "properties"}
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _json_literal(value: Any) -> str:
-    return f"cast({_literal(orjson.dumps(value).decode())} as json)"
 
 
 def _temporal(expression: str, kind: str) -> str | None:
@@ -60,21 +62,56 @@ def _id_sql(source: Source, types: dict[str, str], field: str) -> str | None:
     return None
 
 
-def _value_sql(source: Source, types: dict[str, str]) -> tuple[str, str | None] | None:
-    """A trait's JSON value and, for doubles, the condition that sends the row to Python."""
+class _Value(NamedTuple):
+    sql: str  # the value, for json_object
+    text: str  # its JSON text (NULL for NULL), for a concatenated body
+    python_if: str | None  # the condition that sends the row to Python
+    exact: bool  # only its text carries it exactly
+
+
+def _exact_number(kind: str) -> bool:
+    return kind in _WIDE_INTEGERS or kind.startswith("DECIMAL(")
+
+
+def _value_sql(source: Source, types: dict[str, str]) -> _Value | None:
+    """A trait's JSON value, or None when only the Python builder can write it."""
     if source.column is None:
         try:
-            return _json_literal(to_json(source.constant, "constant")), None
+            value = to_json(source.constant, "constant")
+            text = orjson.dumps(value).decode()
         except (ValueProblem, TypeError):
             return None
+        exact = isinstance(value, orjson.Fragment)  # an integer wider than 64 bits
+        return _Value(f"cast({_literal(text)} as json)", _literal(text), None, exact)
     column, kind = f"p.{quote(source.column)}", types.get(source.column, "")
+    if _exact_number(kind):
+        # DuckDB prints DECIMALs in plain notation with their scale, as the builder does
+        return _Value(column, f"cast({column} as varchar)", None, True)
     if kind == "VARCHAR" or kind == "BOOLEAN" or kind in _INTEGERS:
-        return column, None
-    if kind in ("DOUBLE", "FLOAT"):
+        sql, condition = column, None
+    elif kind in ("DOUBLE", "FLOAT"):
         # a FLOAT reaches Python as the double nearest it: print that double too
-        return f"cast({column} as double)", f"not isfinite({column})"
-    temporal = _temporal(column, kind)
-    return (temporal, None) if temporal else None
+        sql, condition = f"cast({column} as double)", f"not isfinite({column})"
+    else:
+        temporal = _temporal(column, kind)
+        if temporal is None:
+            return None
+        sql, condition = temporal, None
+    return _Value(sql, f"cast(to_json({sql}) as varchar)", condition, False)
+
+
+def _body_sql(entries: list[tuple[str, _Value]]) -> str:
+    """The body object as text, in the order of `entries`."""
+    if not entries:
+        return "'{}'"
+    if not any(value.exact for _, value in entries):
+        pairs = ", ".join(f"{_literal(name)}, {value.sql}" for name, value in entries)
+        return f"cast(json_object({pairs}) as varchar)"
+    pieces = [
+        f"{_literal(orjson.dumps(name).decode() + ':')} || coalesce({value.text}, 'null')"
+        for name, value in entries
+    ]
+    return "'{' || " + " || ',' || ".join(pieces) + " || '}'"
 
 
 def sql_messages(mapping: Mapping, types: dict[str, str]) -> SqlMessages | None:
@@ -116,7 +153,7 @@ def sql_messages(mapping: Mapping, types: dict[str, str]) -> SqlMessages | None:
             return None
         parts.append(f"coalesce(',\"groupId\":' || cast(to_json({sql}) as varchar), '')")
     body = fields.get(_BODY[action])
-    entries: list[str] = []
+    entries: list[tuple[str, _Value]] = []
     if isinstance(body, ObjectSource):
         if body.column is not None or len(body.entries) >= MAX_TRAITS:
             return None
@@ -124,11 +161,10 @@ def sql_messages(mapping: Mapping, types: dict[str, str]) -> SqlMessages | None:
             value = _value_sql(source, types)
             if value is None:
                 return None
-            entries.append(f"{_literal(name)}, {value[0]}")
-            if value[1]:
-                conditions.append(value[1])
-    body_sql = f"cast(json_object({', '.join(entries)}) as varchar)" if entries else "'{}'"
-    parts.append(f"',\"{_BODY[action]}\":' || {body_sql}")
+            entries.append((name, value))
+            if value.python_if:
+                conditions.append(value.python_if)
+    parts.append(f"',\"{_BODY[action]}\":' || {_body_sql(entries)}")
     timestamp = fields.get("timestamp")
     if isinstance(timestamp, Source):
         if timestamp.column is None:
