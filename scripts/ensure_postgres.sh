@@ -2,6 +2,7 @@
 # Make sure PostgreSQL server binaries (initdb, pg_ctl) exist for the test suite.
 # Tests start their own throwaway clusters (tests/pg_server.py); this script only installs.
 set -euo pipefail
+source "$(dirname "$0")/apt_install.sh"
 
 have_initdb() {
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
@@ -11,31 +12,8 @@ if have_initdb; then
   exit 0
 fi
 
-if [[ "$(id -u)" -eq 0 ]]; then
-  SUDO=()
-elif command -v sudo >/dev/null 2>&1; then
-  # -n: fail instead of hanging on a password prompt in CI or under make.
-  SUDO=(sudo -n)
-else
-  echo "ensure_postgres.sh: PostgreSQL is not installed and this is neither root nor" \
-    "a user with sudo; install it with: apt-get install postgresql" >&2
-  exit 1
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "ensure_postgres.sh: apt-get not found; install the PostgreSQL server" \
-    "(initdb, pg_ctl) with your package manager and re-run" >&2
-  exit 1
-fi
-
-echo "ensure_postgres.sh: installing postgresql via apt-get" >&2
-if ! "${SUDO[@]}" apt-get update \
-  || ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends postgresql; then
-  echo "ensure_postgres.sh: could not install postgresql with apt-get" \
-    "(try: sudo apt-get install postgresql)" >&2
-  exit 1
-fi
+apt_install ensure_postgres.sh postgresql
+SUDO=("${APT_SUDO[@]}")
 
 # Debian's postinst creates and may start a default 'main' cluster on port 5432. The tests
 # never use it, so stop it: it would hold memory for the whole CI job and could answer
