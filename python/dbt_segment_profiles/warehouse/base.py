@@ -24,7 +24,6 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-_ROWS_PER_INSERT = 2_000
 # a warehouse-written message longer than this may pass 32 KB with its messageId and tail
 _SQL_MESSAGE_LIMIT = 32_768 - 256
 
@@ -35,14 +34,6 @@ def _utc_naive(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
-
-
-def _literal(value: Any) -> str:
-    if value is None:
-        return "null"
-    if type(value) is int:
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 class MappingsLocked(Exception):
@@ -335,13 +326,15 @@ class Warehouse:
         if not acks:
             return
         table = self.mapping_table(mapping, "acks")
+        keys, hashes, operations, versions = (list(column) for column in zip(*acks))
+        p = self.param
+        # one list per column, unnested by the warehouse: no statement to parse per row
         with self.transaction() as cur:
-            self.insert_rows(
-                cur,
-                table,
-                ("record_key", "row_hash", "operation", "change_version"),
-                acks,
-                extra=("acked_at", "current_timestamp"),
+            cur.execute(
+                f"insert into {table} (record_key, row_hash, operation, change_version, "
+                f"acked_at) select unnest({p}::text[]), unnest({p}::text[]), "
+                f"unnest({p}::text[]), unnest({p}::bigint[]), current_timestamp",
+                (keys, hashes, operations, versions),
             )
 
     def record_attempts(self, mapping: Mapping) -> None:
@@ -364,24 +357,6 @@ class Warehouse:
             f"blocked_reason = null where mapping_name = {self.param}",
             (mapping.name,),
         )
-
-    def insert_rows(
-        self,
-        cur: Any,
-        table: str,
-        columns: Sequence[str],
-        rows: Sequence[Sequence[Any]],
-        extra: tuple[str, str] | None = None,
-    ) -> None:
-        """Many rows in few statements: literals inlined (texts escaped, numbers as such)."""
-        names = ", ".join(columns) + (f", {extra[0]}" if extra else "")
-        tail = f", {extra[1]})" if extra else ")"
-        for start in range(0, len(rows), _ROWS_PER_INSERT):
-            values = ",".join(
-                "(" + ",".join(map(_literal, row)) + tail
-                for row in rows[start : start + _ROWS_PER_INSERT]
-            )
-            cur.execute(f"insert into {table} ({names}) values {values}")
 
     # locks -------------------------------------------------------------------------------
     def lock_mappings(self, mappings: Sequence[Mapping], wait_seconds: float) -> None:
