@@ -40,6 +40,15 @@ def start_sandbox(workdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen,
             str(port_file),
             "--output",
             str(received),
+            # the Public API too: the Profile Spaces a token sees, two sources a page
+            "--public-source",
+            "Demo Profile Space",
+            "--public-source",
+            "Staging Profile Space",
+            "--public-api-token",
+            "demo-public-api-token",
+            "--public-page-size",
+            "2",
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -86,6 +95,7 @@ def main() -> int:
     env.update(
         SEGMENT_DEMO_DB=str(workdir / "demo.duckdb"),
         SEGMENT_DEMO_WRITE_KEY="demo-write-key",
+        SEGMENT_DEMO_PUBLIC_API_TOKEN="demo-public-api-token",
         DBT_PROFILES_DIR=str(HERE),
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
     )
@@ -98,6 +108,9 @@ def main() -> int:
         run(dbt, "seed", env=env)
         run(dbt, "run", env=env)
         seen = sync(env, received, 0, "day 1")
+
+        print("\nthe Profile Spaces the demo's Public API token can see (profile space by_name):")
+        print(run(str(BIN / "dbt-segment"), "spaces", env=env).stdout.rstrip())
 
         print("\nday 2: three customers renamed, three new, two removed")
         run(dbt, "run", "--vars", "{demo_day: 2}", env=env)

@@ -25,9 +25,11 @@ SERVE_KEY = "fault-test-key"
 def segment_project_config(
     extra_vars: dict[str, Any] | None = None, **space_settings: Any
 ) -> dict[str, Any]:
-    """dbt_project.yml of a user's project: the post-hook line and a profile space."""
+    """dbt_project.yml of a user's project: the post-hook line and a profile space (a setting
+    given as None is left out: `write_key_env=None` for a space with a Public API token)."""
     space = {"write_key_env": WRITE_KEY_ENV, "endpoint": "{{ env_var('" + ENDPOINT_ENV + "') }}"}
     space.update(space_settings)
+    space = {key: value for key, value in space.items() if value is not None}
     settings: dict[str, Any] = {"profile_spaces": {"default": space}}
     settings.update(extra_vars or {})
     return {

@@ -6,12 +6,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "plan", "report", "run", "sync", "validate"]
+__all__ = ["__version__", "plan", "report", "run", "spaces", "sync", "validate"]
 
 
 def __getattr__(name: str) -> Any:
     # imported on first use, so `import dbt_segment_profiles` stays light for the sandbox
-    if name in ("sync", "plan", "report", "run", "validate"):
+    if name in ("sync", "plan", "report", "run", "spaces", "validate"):
         from . import api
 
         return getattr(api, name)

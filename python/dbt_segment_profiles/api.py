@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .context import Context, blocked_mappings, check, load_context, require_valid
+from .delivery.public_api import LookupInterrupted, write_keys
 from .errors import ConfigError, ConfigProblem, SegmentProfilesError
 from .logs import LOGGER
 from .mappings import Mapping
@@ -22,6 +23,7 @@ from .preview import MappingPlan, plan_mappings
 from .project import dbt_flags
 from .results import write_results
 from .selection import select_mappings
+from .spaces import SpaceListing, spaces_context
 from .sync_engine import Progress, SyncOptions, SyncResult, sync_mappings
 from .version_check import warn_on_version_mismatch
 from .warehouse import MASS_DELETE, MappingsLocked
@@ -164,6 +166,13 @@ def sync_context(
 
     try:
         require_valid(ctx, mappings)
+        # before the locks, and before anything is sent: a wrong token or source name stops
+        # the sync here, whichever profile space it concerns
+        spaces = {m.profile_space for m in mappings}
+        options.write_keys = write_keys(
+            [s for name, s in ctx.settings.profile_spaces.items() if name in spaces],
+            stop=options.stop,
+        )
         warehouse = ctx.warehouse
         try:
             warehouse.lock_mappings(mappings, ctx.lock_wait_seconds)
@@ -174,6 +183,11 @@ def sync_context(
                 ),
                 hint="nothing was sent: wait for it to end, or pass --wait SECONDS",
             ) from None
+    except LookupInterrupted:
+        now = datetime.now(timezone.utc)
+        stopped = SyncResult(run_id="", started_at=now, ended_at=now, interrupted=True)
+        write_results(ctx.project.target_path, stopped, args)
+        return stopped
     except SegmentProfilesError as error:
         now = datetime.now(timezone.utc)
         refused = SyncResult(run_id="", started_at=now, ended_at=now, error=str(error))
@@ -223,6 +237,21 @@ def sync(
         mappings = selected(ctx, Selection(select, exclude, selector), vars)
         options = SyncOptions(stop=stop or threading.Event(), progress=progress)
         return sync_context(ctx, mappings, options, allow_mass_delete)
+
+
+# spaces --------------------------------------------------------------------------------------
+def spaces(
+    project_dir: str | None = None,
+    profiles_dir: str | None = None,
+    target: str | None = None,
+    vars: Vars = None,
+    all_sources: bool = False,
+) -> list[SpaceListing]:
+    """Segment's Profile Space dropdown: per profile space configured with a Public API token,
+    the Profile Spaces' sources the token can see (name, slug; never a key), and whether its
+    `source` names exactly one of them (`problem` says why not)."""
+    with opened(project_dir, profiles_dir, target, vars) as ctx:
+        return spaces_context(ctx, all_sources)
 
 
 # report --------------------------------------------------------------------------------------
@@ -361,12 +390,14 @@ __all__ = [
     "RunResult",
     "SegmentProfilesError",
     "Selection",
+    "SpaceListing",
     "dbt_flags",
     "opened",
     "plan",
     "report",
     "run",
     "selected",
+    "spaces",
     "sync",
     "validate",
 ]

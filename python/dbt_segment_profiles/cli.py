@@ -310,6 +310,24 @@ def status(inv: Invocation, limit: int, **_: Any) -> int:
 
 @cli.command()
 @project_options
+@click.option(
+    "--all",
+    "all_sources",
+    is_flag=True,
+    help="every source the token sees, not only Profile Spaces'",
+)
+@invocation
+def spaces(inv: Invocation, all_sources: bool, **_: Any) -> int:
+    """The Profile Spaces each profile space's Public API token can see (never a key); exit 2
+    when a profile space's `source` does not name exactly one."""
+    with inv.context() as ctx:
+        listings = api.spaces_context(ctx, all_sources)
+    inv.reporter.spaces(listings)
+    return EXIT_CONFIG if any(listing.problem for listing in listings) else EXIT_OK
+
+
+@cli.command()
+@project_options
 @selection_options
 @click.option("--runs", type=int, default=50, show_default=True, help="runs per mapping charted")
 @invocation

@@ -351,20 +351,22 @@ def _check_across_models(result: MappingSet, settings: Settings) -> None:
 def check_write_keys(
     mappings: Iterable[Mapping], settings: Settings, environ: AnyMapping[str, str] | None = None
 ) -> list[ConfigProblem]:
-    """A problem per mapping whose profile space's write-key variable is not set."""
+    """A problem per mapping whose profile space's credentials variable is not set: the write
+    key's, or the Public API token's that looks the write key up."""
     environ = os.environ if environ is None else environ
     problems = []
     for mapping in mappings:
         space = settings.profile_spaces.get(mapping.profile_space)
         if space is None:
             continue
-        if not environ.get(space.write_key_env):
+        if not environ.get(space.key_variable):
+            what = "write key" if space.write_key_env else "Public API token"
             problems.append(
                 ConfigProblem(
                     mapping.model_name,
                     mapping.name,
                     "profile_space",
-                    f"environment variable {space.write_key_env} (write key of profile space "
+                    f"environment variable {space.key_variable} ({what} of profile space "
                     f"{space.name!r}) is not set",
                 )
             )

@@ -157,6 +157,35 @@ class Reporter:
             for rejected in p.rejected_samples:
                 self._print(f"  rejected {rejected['key']}: {rejected['reason']}")
 
+    def spaces(self, listings: list[Any]) -> None:
+        """`dbt-segment spaces`: per profile space with a token, the sources it sees."""
+        code = 2 if any(listing.problem for listing in listings) else 0
+        if self.json_output:
+            self._json({"profile_spaces": [x.to_dict() for x in listings], "exit_code": code})
+            return
+        for listing in listings:
+            self._print(
+                f"profile space {listing.profile_space} (region {listing.region}, "
+                f"{listing.public_api}, token from {listing.token_env}): "
+                f"{len(listing.sources)} source(s)"
+            )
+            rows = [
+                [
+                    "*" if listing.source in (s.name, s.slug, s.id) else "",
+                    s.name,
+                    s.slug,
+                    s.kind,
+                    "" if s.enabled else "disabled",
+                ]
+                for s in listing.sources
+            ]
+            for line in table(["", "name", "slug", "kind", ""], rows, numeric=set()):
+                self._print("  " + line)
+            if listing.problem:
+                LOGGER.error(listing.problem)
+            else:
+                self._print(f"  * source: {listing.source!r}, its write key is used")
+
     def report_written(self, path: Any) -> None:
         if self.json_output:
             self._json({"report": str(path)})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -15,6 +14,7 @@ from typing import Any
 
 from .acknowledger import Acknowledger
 from .delivery.batching import Batch, Batcher
+from .delivery.public_api import write_keys
 from .delivery.ratelimit import RateLimiter
 from .delivery.retry import RetryPolicy
 from .delivery.sender import AuthFailed, BatchOutcome, Sender
@@ -102,6 +102,9 @@ class SyncOptions:
     max_reasons: int = 5
     # mapping name -> why it must not be sent now (its result says so; the exit code is 2)
     blocked: dict[str, str] = field(default_factory=dict)
+    # profile space name -> its write key, looked up before the sync (delivery.public_api);
+    # a space missing here reads its write_key_env
+    write_keys: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class _SpaceSender:
@@ -109,9 +112,12 @@ class _SpaceSender:
 
     def __init__(self, space: ProfileSpace, options: SyncOptions) -> None:
         self.space = space
+        write_key = options.write_keys.get(space.name)
+        if write_key is None:
+            write_key = write_keys([space], stop=options.stop)[space.name]
         self.sender = Sender(
             space.batch_url,
-            os.environ[space.write_key_env],
+            write_key,
             RateLimiter(space.requests_per_second),
             policy=RetryPolicy(
                 max_attempts=space.max_attempts,
@@ -397,9 +403,15 @@ def _note_reason(result: MappingResult, reason: str, limit: int) -> None:
 def _auth_message(space_sender: _SpaceSender) -> str:
     error = space_sender.auth_error
     space = space_sender.space
+    if space.write_key_env:
+        origin = f"check the environment variable {space.write_key_env}"
+    else:
+        origin = (
+            f"it is the write key of source {space.source!r}, looked up with the Public API "
+            f"token in {space.public_api_token_env}: check the source"
+        )
     return (
         f"profile space {space.name!r} refused the write key "
         f"(HTTP {error.status if error else '?'})"
-        f": check the environment variable {space.write_key_env} and the region "
-        f"({space.region}, {space.base_url})"
+        f": {origin} and the region ({space.region}, {space.base_url})"
     )

@@ -141,3 +141,5 @@ def test_make_demo_runs_and_its_counts_match_its_data() -> None:
         "added 0, updated 0, deleted 0"
     }
     assert '"type": "identify"' in done.stdout and "the sandbox is stopped" in done.stdout
+    # the sandbox's Public API: the demo token's Profile Spaces, over two pages
+    assert "*  Demo Profile Space" in done.stdout and "Staging Profile Space" in done.stdout

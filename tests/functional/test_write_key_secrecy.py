@@ -147,3 +147,121 @@ class TestAKeyEchoedByTheServerIsRedacted:
 
         assert not [(form, text) for text in texts for form in forms if form in text]
         assert sum("[redacted]" in text for text in texts) >= 9  # the echo did reach them all
+
+
+TOKEN = "sgp-TOKEN-SECRET-c81d44"
+RESOLVED = "wk-RESOLVED-SECRET-e07b"
+PUBLIC_ENDPOINT_ENV = "SEGMENT_TEST_PUBLIC_API_ENDPOINT"
+TOKEN_ENV = "SEGMENT_TEST_PUBLIC_API_TOKEN"
+
+
+def forms(secret: str) -> list[str]:
+    """The secret as it is sent: raw, and base64 of "secret:" and "secret" (Basic auth)."""
+    return [secret] + [
+        base64.b64encode(raw.encode()).decode().rstrip("=") for raw in (f"{secret}:", secret)
+    ]
+
+
+class TestAPublicApiTokenAndTheKeyItLooksUpAreNowhere:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project_config_update(cls) -> dict[str, Any]:
+        return segment_project_config(
+            write_key_env=None,
+            public_api_token_env=TOKEN_ENV,
+            source="Production Space",
+            public_api_endpoint="{{ env_var('" + PUBLIC_ENDPOINT_ENV + "') }}",
+            max_attempts=2,
+            backoff_seconds=0.01,
+            max_backoff_seconds=0.05,
+        )
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_users.sql": "select * from {{ ref('raw_users') }}", "schema.yml": YML}
+
+    def test_neither_is_in_outputs_files_or_tables_even_when_servers_echo_them(
+        self, project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from dbt_segment_profiles.sandbox import public_source
+
+        monkeypatch.setenv(TOKEN_ENV, TOKEN)
+        run_dbt(["deps"])
+        write_seed(project, "raw_users", "id,email", [(1, "a@x.io"), (2, "b@x.io")])
+        run_dbt(["run"])
+        sources = [
+            public_source("Staging Space", "wk-other"),
+            public_source("Production Space", RESOLVED),
+            public_source("Website", "wk-web", kind="javascript"),
+        ]
+        commands = (
+            ["validate"],
+            ["plan"],
+            ["spaces"],
+            ["spaces", "--all", "--json"],
+            ["sync", "--log-level", "debug"],
+            ["sync", "--json"],
+            ["status"],
+        )
+        outputs = []
+        # (token the Public API expects, fault of the Tracking API): all well; a refused token
+        # echoed back; the looked-up key echoed back in a 401, a 400 and a 503
+        for expected_token, status in ((TOKEN, None), ("other", None), (TOKEN, 401), (TOKEN, 400)):
+            echo = Faults(echo_authorization=True)
+            tracking_faults = (
+                Faults(always_status=status, echo_authorization=True) if status else None
+            )
+            with (
+                Sandbox(
+                    public_sources=sources,
+                    public_api_token=expected_token,
+                    public_page_size=1,
+                    faults=echo,
+                ) as public_api,
+                Sandbox(
+                    output=tmp_path / "received.jsonl", write_key=RESOLVED, faults=tracking_faults
+                ) as tracking,
+            ):
+                monkeypatch.setenv(PUBLIC_ENDPOINT_ENV, public_api.url)
+                monkeypatch.setenv(ENDPOINT_ENV, tracking.url)
+                for command in commands:
+                    outputs.append(run_cli(project, *command)[1])
+                results = Path(project.project_root) / "target" / "segment_sync_results.json"
+                outputs.append(results.read_text())
+            write_seed(project, "raw_users", "id,email", [(1, "c@x.io"), (2, "d@x.io")])
+            run_dbt(["run"])
+
+        assert any("refused the token" in text for text in outputs)
+        assert any("refused the write key" in text for text in outputs)
+        assert any("Bearer [redacted]" in text for text in outputs)  # the echo did reach them
+        secrets = forms(TOKEN) + forms(RESOLVED)
+        assert not [(s, text) for text in outputs for s in secrets if s in text]
+        leaks = [
+            (path, secret)
+            for path in Path(project.project_root).rglob("*")
+            if path.is_file()
+            for secret in secrets
+            if secret.encode() in path.read_bytes()
+        ]
+        assert leaks == []  # target/, logs/ (debug level included), the results file
+        assert not [s for s in secrets if s in (tmp_path / "received.jsonl").read_text()]
+        schema = f"{project.test_schema}_segment"
+        for table in (
+            "segment_runs",
+            "segment_record_issues",
+            "segment_mappings",
+            "users__state",
+            "users__acks",
+            "users__pending",
+            "users__invalid",
+        ):
+            rows = repr(project.run_sql(f"select * from {schema}.{table}", fetch="all"))
+            assert not [s for s in secrets if s in rows], table
+        if project.adapter_type == "duckdb":
+            release_duckdb()
+            database = Path(project.adapter.config.credentials.path)
+            for path in (database, Path(f"{database}.wal")):
+                assert not path.exists() or not [
+                    s for s in secrets if s.encode() in path.read_bytes()
+                ]

@@ -113,6 +113,21 @@ def test_unset_write_key_variable_is_named_without_a_value() -> None:
     assert check_write_keys(result.mappings, SETTINGS, environ={"SEGMENT_WRITE_KEY": "k"}) == []
 
 
+def test_unset_public_api_token_variable_is_named_like_the_write_keys() -> None:
+    settings, _ = parse_settings(
+        {"profile_spaces": {"default": {"public_api_token_env": "TOKEN", "source": "Prod"}}}, "s"
+    )
+    result = load_mappings(
+        manifest(("m", {"primary_key": "id", "mappings": [identify()]})), settings
+    )
+    problems = check_write_keys(result.mappings, settings, environ={"SEGMENT_WRITE_KEY": "k"})
+    assert [str(p) for p in problems] == [
+        "model m, mapping users: profile_space environment variable TOKEN (Public API token of "
+        "profile space 'default') is not set"
+    ]
+    assert check_write_keys(result.mappings, settings, environ={"TOKEN": "t"}) == []
+
+
 def test_duplicate_mapping_names_across_models_are_named() -> None:
     problems = problems_of(
         ("a", {"primary_key": "id", "mappings": [identify()]}),
@@ -160,7 +175,7 @@ def test_settings_problems_name_the_var_key() -> None:
     assert [str(p) for p in problems] == [
         "vars.segment_profiles.profile_spaces.eu.region unknown region 'asia'; expected us or eu",
         "vars.segment_profiles.profile_spaces.x.write_key_env is missing: name the environment "
-        "variable",
+        "variable (or use public_api_token_env with source)",
     ]
 
 

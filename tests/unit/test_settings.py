@@ -50,3 +50,57 @@ def test_an_endpoint_that_is_not_a_url_is_a_problem_naming_the_key(bad: object) 
     assert "default" not in settings.profile_spaces
     assert [p.key for p in problems] == ["vars.segment_profiles.profile_spaces.default.endpoint"]
     assert "http://" in problems[0].message
+
+
+def space_problems(space: dict) -> tuple[dict, list[str]]:
+    settings, problems = parse_settings({"profile_spaces": {"default": space}}, "analytics")
+    return settings.profile_spaces, [str(p) for p in problems]
+
+
+def test_a_public_api_token_and_a_source_name_the_space_and_pick_the_regions_public_api() -> None:
+    spaces, problems = space_problems(
+        {"public_api_token_env": "SEGMENT_PUBLIC_API_TOKEN", "source": " Production Space "}
+    )
+    assert problems == []
+    space = spaces["default"]
+    assert (space.write_key_env, space.public_api_token_env, space.source) == (
+        None,
+        "SEGMENT_PUBLIC_API_TOKEN",
+        "Production Space",
+    )
+    assert space.public_api_url == "https://api.segmentapis.com"
+    assert space.key_variable == "SEGMENT_PUBLIC_API_TOKEN"
+    spaces, _ = space_problems({"public_api_token_env": "T", "source": "S", "region": "eu"})
+    assert spaces["default"].public_api_url == "https://eu1.api.segmentapis.com"
+    assert spaces["default"].batch_url == "https://events.eu1.segmentapis.com/v1/batch"
+    spaces, _ = space_problems(
+        {"public_api_token_env": "T", "source": "S", "public_api_endpoint": "http://h:1/"}
+    )
+    assert spaces["default"].public_api_url == "http://h:1"
+
+
+@pytest.mark.parametrize(
+    ("space", "problem"),
+    [
+        (
+            {"write_key_env": "K", "public_api_token_env": "T", "source": "S"},
+            "public_api_token_env and write_key_env are both set",
+        ),
+        ({"public_api_token_env": "T"}, "source is missing"),
+        ({"public_api_token_env": "T", "source": "  "}, "source is missing"),
+        ({"write_key_env": "K", "source": "S"}, "source only applies with public_api_token_env"),
+        (
+            {"write_key_env": "K", "public_api_endpoint": "http://h"},
+            "public_api_endpoint only applies with public_api_token_env",
+        ),
+        (
+            {"public_api_token_env": "T", "source": "S", "public_api_endpoint": "h:1"},
+            "public_api_endpoint 'h:1' must be an http:// or https:// URL",
+        ),
+        ({}, "write_key_env is missing"),
+    ],
+)
+def test_a_space_has_exactly_one_way_to_its_write_key(space: dict, problem: str) -> None:
+    spaces, problems = space_problems(space)
+    assert spaces == {}
+    assert len(problems) == 1 and problem in problems[0], problems

@@ -6,15 +6,18 @@ data (over 2,500 messages, messages without ids), so a client's mistakes show up
 
 from .command import SandboxUnavailable, add_sandbox_arguments, run_sandbox, sandbox_command
 from .faults import Faults
+from .public_api import PublicApi, public_source
 from .server import Sandbox
 from .stats import SandboxStats
 
 __all__ = [
     "Faults",
+    "PublicApi",
     "Sandbox",
     "SandboxStats",
     "SandboxUnavailable",
     "add_sandbox_arguments",
+    "public_source",
     "run_sandbox",
     "sandbox_command",
 ]

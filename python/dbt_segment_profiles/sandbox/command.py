@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .faults import Faults
+from .public_api import public_source
 from .server import Sandbox
 
 
@@ -37,12 +38,25 @@ def run_sandbox(
     faults: Faults | None = None,
     port_file: str | Path | None = None,
     stop: threading.Event | None = None,
+    public_sources: list[dict[str, Any]] | None = None,
+    public_api_token: str | None = None,
+    public_page_size: int | None = None,
 ) -> dict[str, Any]:
     """Serve until SIGINT/SIGTERM (or `stop` is set); returns the final stats snapshot.
     Raises SandboxUnavailable when it cannot start (the port is taken, say)."""
     stop = stop or threading.Event()
     try:
-        sandbox = Sandbox(host, port, output, write_key, count_only, faults).start()
+        sandbox = Sandbox(
+            host,
+            port,
+            output,
+            write_key,
+            count_only,
+            faults,
+            public_sources,
+            public_api_token,
+            public_page_size,
+        ).start()
     except OSError as exc:
         raise SandboxUnavailable(_why_not_started(host, port, exc)) from None
     # The handler only flips a flag: Event.set() takes a lock the interrupted thread may hold.
@@ -101,12 +115,49 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--seed", type=int, default=0, help="seed for the fault draws")
     add("--port-file", type=Path, help="write the port to this file once listening")
+    add(
+        "--public-source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="serve the Public API's GET /sources with a Profile Space source of this name "
+        "(repeatable); its write key is --write-key's, or sandbox-<slug>",
+    )
+    add(
+        "--public-sources",
+        type=Path,
+        metavar="FILE",
+        help="a JSON list of sources, as the Public API lists them, to serve on GET /sources",
+    )
+    add("--public-api-token", help="expected Bearer token on GET /sources (default: any)")
+    add("--public-page-size", type=int, help="at most this many sources a page")
+
+
+def public_sources_from(args: argparse.Namespace) -> list[dict[str, Any]] | None:
+    """The sources GET /sources serves, from --public-sources and --public-source; None when
+    neither is given (no Public API stand-in)."""
+    import json
+
+    if args.public_sources is None and not args.public_source:
+        return None
+    sources: list[dict[str, Any]] = []
+    if args.public_sources is not None:
+        loaded = json.loads(Path(args.public_sources).read_text())
+        if not isinstance(loaded, list) or not all(isinstance(s, dict) for s in loaded):
+            raise ValueError(f"{args.public_sources} must hold a JSON list of sources")
+        sources += loaded
+    for name in args.public_source:
+        source = public_source(name, "")
+        source["writeKeys"] = [args.write_key or f"sandbox-{source['slug']}"]
+        sources.append(source)
+    return sources
 
 
 def sandbox_command(args: argparse.Namespace) -> int:
     try:
         faults = Faults(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Faults)})
-    except ValueError as exc:
+        public_sources = public_sources_from(args)
+    except (ValueError, OSError) as exc:
         print(f"dbt-segment sandbox: {exc}", file=sys.stderr)
         return 2
     try:
@@ -118,6 +169,9 @@ def sandbox_command(args: argparse.Namespace) -> int:
             args.count_only,
             faults,
             args.port_file,
+            public_sources=public_sources,
+            public_api_token=args.public_api_token,
+            public_page_size=args.public_page_size,
         )
     except SandboxUnavailable as exc:
         print(f"sandbox: {exc}", file=sys.stderr, flush=True)

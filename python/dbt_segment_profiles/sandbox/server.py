@@ -30,6 +30,7 @@ from .limits import (
     parse_body,
     with_exact_numbers,
 )
+from .public_api import PublicApi
 from .stats import SandboxStats
 
 
@@ -128,11 +129,32 @@ class _Handler(BaseHTTPRequestHandler):
         payload = Reject(405, f"{self.command} is not allowed; use POST").payload
         self._send(405, orjson.dumps(payload), {"Allow": "POST", "Connection": "close"})
 
-    do_GET = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _not_allowed
+    def do_GET(self) -> None:
+        route, _, query = self.path.partition("?")
+        public_api = self.server.sandbox.public_api
+        if route.rstrip("/") != "/sources" or public_api is None:
+            self._not_allowed()
+            return
+        fault = self.server.sandbox._fault(tracking_only=False)
+        if fault == DROP:
+            self.close_connection = True
+            return
+        if fault is not None:
+            authorization = self.headers.get("Authorization")
+            body, headers = self.server.sandbox._fault_answer(fault, authorization, True)
+            self._send(fault, body, headers)
+            return
+        self._send(*public_api.answer(query, self.headers.get("Authorization")))
+
+    do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _not_allowed
 
 
 class Sandbox:
-    """A Tracking API server on a background thread; `with Sandbox() as sb:` runs it."""
+    """A Tracking API server on a background thread; `with Sandbox() as sb:` runs it.
+
+    With `public_sources`, it also answers the Public API's `GET /sources` (Bearer
+    `public_api_token`, any token when None; at most `public_page_size` sources a page).
+    """
 
     def __init__(
         self,
@@ -142,6 +164,9 @@ class Sandbox:
         write_key: str | None = None,
         count_only: bool = False,
         faults: Faults | None = None,
+        public_sources: list[dict[str, Any]] | None = None,
+        public_api_token: str | None = None,
+        public_page_size: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -149,6 +174,16 @@ class Sandbox:
         self._write_key = write_key
         self.count_only = count_only
         self.faults = faults or Faults()
+        self.public_api = (
+            PublicApi(
+                public_sources,
+                public_api_token,
+                public_page_size,
+                self.faults.echo_authorization,
+            )
+            if public_sources is not None
+            else None
+        )
         self.stats = SandboxStats()
         self._rng = random.Random(self.faults.seed)
         self._rng_lock = threading.Lock()
@@ -229,7 +264,9 @@ class Sandbox:
         with self._rng_lock:
             return self._rng.random() < self.faults.lose_answer
 
-    def _fault(self) -> int | None:
+    def _fault(self, tracking_only: bool = True) -> int | None:
+        """The fault to answer with, if any. The Public API (`tracking_only=False`) gets the
+        same draws but no 200 reporting an error: that one is the Tracking API's."""
         faults = self.faults
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
@@ -246,11 +283,11 @@ class Sandbox:
         if draw < faults.drop + faults.fail_429 + faults.fail_500:
             return 500
         if draw < faults.drop + faults.fail_429 + faults.fail_500 + faults.fail_200:
-            return 200
+            return 200 if tracking_only else None
         return None
 
     def _fault_answer(
-        self, status: int, authorization: str | None
+        self, status: int, authorization: str | None, public_api: bool = False
     ) -> tuple[bytes, dict[str, str]]:
         headers = {}
         if status == 429:
@@ -262,6 +299,8 @@ class Sandbox:
         if self.faults.echo_authorization:
             # what a careless proxy does: the credentials, as sent and decoded, in the error
             message += f" (Authorization: {authorization}; key {header_key(authorization)})"
+        if public_api:  # the Public API's error shape
+            return orjson.dumps({"errors": [{"type": code, "message": message}]}), headers
         body: dict[str, Any] = {"success": False, "code": code, "message": message}
         if status == 200:
             body["error"] = "injected fault: the batch was not processed"
