@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import click
-from dbt.cli.options import MultiOption
 
 from . import __version__, api
 from .errors import ConfigError, SegmentProfilesError
@@ -25,6 +24,34 @@ EXIT_OK, EXIT_ROWS_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 # options -----------------------------------------------------------------------------------
+class MultiOption(click.Option):
+    """An option taking every value up to the next option, as dbt's --select does
+    (`-s a b -s c`): dbt's own class would import dbt's whole CLI into every command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple", True)
+        super().__init__(*args, **kwargs)
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> Any:
+        added = super().add_to_parser(parser, ctx)
+        prefixes = tuple(parser._opt_prefixes)
+        for name in self.opts:
+            option = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if option is None:
+                continue
+            process = option.process
+
+            def take_all(value: str, state: Any, process: Any = process) -> None:
+                values = [value]
+                while state.rargs and not state.rargs[0].startswith(prefixes):
+                    values.append(state.rargs.pop(0))
+                for item in values:
+                    process(item, state)
+
+            option.process = take_all
+        return added
+
+
 def project_options(command: Callable[..., int]) -> Callable[..., int]:
     """dbt's project flags and the output/logging flags, shared by every project command."""
     for option in reversed(
@@ -68,15 +95,11 @@ def selection_options(command: Callable[..., int]) -> Callable[..., int]:
                 "--select",
                 "-s",
                 cls=MultiOption,
-                multiple=True,
-                type=tuple,
                 help="dbt's selection syntax (`+model`, `tag:x`, `path:`...) or mapping names",
             ),
             click.option(
                 "--exclude",
                 cls=MultiOption,
-                multiple=True,
-                type=tuple,
                 help="dbt's selection syntax or mapping names",
             ),
             click.option("--selector", help="a selector from selectors.yml"),
