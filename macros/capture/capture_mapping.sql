@@ -35,6 +35,11 @@
   {% do segment_profiles.ensure_state(name) %}
   {%- set last = segment_profiles.last_capture(name) -%}
   {%- set state = segment_profiles.bookkeeping_relation(name, 'state') -%}
+  {%- set pending_relation = segment_profiles.bookkeeping_relation(name, 'pending') -%}
+  {%- if last is not none and last.attempted and adapter.get_relation(database=pending_relation.database,
+        schema=pending_relation.schema, identifier=pending_relation.identifier) is not none -%}
+    {% do segment_profiles.record_doubts(name) %}
+  {%- endif -%}
   {%- if last is not none and last.relation_name and last.relation_name != relation_name -%}
     {{ exceptions.raise_compiler_error(where ~ 'its state in ' ~ state ~ ' was captured from '
         ~ last.relation_name ~ ', not ' ~ relation_name ~ ': two targets (or a moved model) share one bookkeeping schema.'

@@ -27,5 +27,6 @@
       ~ ', key_type ' ~ text ~ ', hash_version ' ~ int ~ ', captured_at ' ~ ts
       ~ ', pending_added ' ~ int ~ ', pending_updated ' ~ int ~ ', pending_deleted ' ~ int
       ~ ', state_rows ' ~ int ~ ', deleting ' ~ int ~ ', blocked_reason ' ~ text
-      ~ ', allow_mass_delete ' ~ dbt.type_boolean() ~ ', invocation_id ' ~ text ~ ')') %}
+      ~ ', allow_mass_delete ' ~ dbt.type_boolean() ~ ', invocation_id ' ~ text
+      ~ ', attempted ' ~ dbt.type_boolean() ~ ')') %}
 {%- endmacro %}

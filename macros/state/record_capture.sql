@@ -17,6 +17,6 @@
   {% do run_query('delete from ' ~ table ~ " where mapping_name = '" ~ mapping_name ~ "'") %}
   {% do run_query('insert into ' ~ table ~ ' (mapping_name, relation_name, key_column, key_type, hash_version,'
       ~ ' pending_added, pending_updated, pending_deleted, state_rows, deleting, blocked_reason,'
-      ~ " allow_mass_delete, invocation_id, captured_at) values ('" ~ mapping_name ~ "', "
-      ~ literals | join(', ') ~ ", '" ~ invocation_id ~ "', " ~ dbt.current_timestamp() ~ ')') %}
+      ~ " allow_mass_delete, invocation_id, attempted, captured_at) values ('" ~ mapping_name ~ "', "
+      ~ literals | join(', ') ~ ", '" ~ invocation_id ~ "', false, " ~ dbt.current_timestamp() ~ ')') %}
 {%- endmacro %}

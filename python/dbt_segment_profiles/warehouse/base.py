@@ -338,16 +338,14 @@ class Warehouse:
             )
 
     def record_attempts(self, mapping: Mapping) -> None:
-        """Before sending: what this sync sets out to send. An attempt no acknowledgement
-        covers is in doubt, and the next capture sends its key's current value again."""
-        attempts = self.mapping_table(mapping, "attempts")
-        with self.transaction() as cur:
-            cur.execute(
-                f"insert into {attempts} (record_key, row_hash, operation, change_version) "
-                f"select p.__sp_key, p.__sp_hash, p.__sp_op, p.__sp_version "
-                f"{self._unacknowledged(mapping)} and not exists (select 1 from {attempts} as t "
-                "where t.record_key = p.__sp_key and t.change_version = p.__sp_version)"
-            )
+        """Before sending: this sync sets out to send the pending changes. The next capture
+        takes those it finds no acknowledgement for as in doubt, and sends their key's current
+        value again (macros/state/record_doubts.sql)."""
+        self.execute(
+            f"update {self.table('segment_captures')} set attempted = true "
+            f"where mapping_name = {self.param}",
+            (mapping.name,),
+        )
 
     def allow_mass_delete(self, mapping: Mapping) -> None:
         """The user confirmed a blocked capture: its deletes go out, the next capture applies
