@@ -15,6 +15,7 @@ update of many more rows scattered over the table gets much slower per row).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -71,11 +72,13 @@ def record_issues(warehouse: Warehouse, mapping_name: str, issues: Iterable[Reco
         )
         # without statistics, Postgres may sort the whole issues table for a merge join
         cur.execute(f"analyze {STAGE}")
+        # UTC wall time from here: current_timestamp would be stored in the session's zone
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
         cur.execute(
             f"update {table} as i set reason = s.reason, kind = s.kind, "
-            "last_seen = current_timestamp, attempts = i.attempts + 1 "
+            f"last_seen = {p}, attempts = i.attempts + 1 "
             f"from {STAGE} as s where {same_row}",
-            (mapping_name,),
+            (now, mapping_name),
         )
         updated = _changed(cur)
         # the table has one row per (mapping, key, operation), so `updated` counts the staged
@@ -85,15 +88,15 @@ def record_issues(warehouse: Warehouse, mapping_name: str, issues: Iterable[Reco
                 f"insert into {table} (mapping_name, record_key, operation, kind, reason, "
                 "first_seen, last_seen, attempts) "
                 f"select {p}, s.record_key, s.operation, s.kind, s.reason, "
-                f"current_timestamp, current_timestamp, 1 from {STAGE} as s"
+                f"{p}, {p}, 1 from {STAGE} as s"
             )
             if updated:
                 cur.execute(
                     f"{insert} where not exists (select 1 from {table} as i where {same_row})",
-                    (mapping_name, mapping_name),
+                    (mapping_name, now, now, mapping_name),
                 )
             else:
-                cur.execute(insert, (mapping_name,))
+                cur.execute(insert, (mapping_name, now, now))
         cur.execute(f"drop table {STAGE}")
 
 

@@ -329,12 +329,13 @@ class Warehouse:
         keys, hashes, operations, versions = (list(column) for column in zip(*acks))
         p = self.param
         # one list per column, unnested by the warehouse: no statement to parse per row
+        acked_at = datetime.now(timezone.utc).replace(tzinfo=None)  # UTC, as the runs table
         with self.transaction() as cur:
             cur.execute(
                 f"insert into {table} (record_key, row_hash, operation, change_version, "
                 f"acked_at) select unnest({p}::text[]), unnest({p}::text[]), "
-                f"unnest({p}::text[]), unnest({p}::bigint[]), current_timestamp",
-                (keys, hashes, operations, versions),
+                f"unnest({p}::text[]), unnest({p}::bigint[]), {p}",
+                (keys, hashes, operations, versions, acked_at),
             )
 
     def record_attempts(self, mapping: Mapping) -> None:
