@@ -42,7 +42,26 @@ def received(sandbox: Sandbox) -> list[dict[str, Any]]:
     path = sandbox.output
     if path is None or not Path(path).exists():
         return []
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
+    text = Path(path).read_text()
+    # the sandbox may be writing a batch right now (a killed client's last one): a line counts
+    # once it is whole
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line]
+
+
+def settled(sandbox: Sandbox, quiet_seconds: float = 0.5, timeout: float = 60) -> None:
+    """Wait until the sandbox has answered no new request for `quiet_seconds`: after a client
+    is killed, what it had in flight is still being taken."""
+    deadline = time.monotonic() + timeout
+    last = sandbox.stats.snapshot()["requests"]
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = sandbox.stats.snapshot()["requests"]
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_seconds:
+            return
 
 
 def segment(project: Any, *args: str) -> tuple[int, Any]:

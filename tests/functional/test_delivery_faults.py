@@ -31,6 +31,7 @@ from segment_testing import (
     received,
     segment,
     segment_project_config,
+    settled,
     users_model_sql,
     wait_for_batches,
 )
@@ -170,6 +171,7 @@ class TestKilledSync:
         wait_for_batches(box, child, 20)
         child.send_signal(signal.SIGKILL)
         child.wait()
+        settled(box)
 
         acknowledged_before = len(state_keys(project))
         first = received(box)
