@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +163,6 @@ def sync_context(
 ) -> SyncResult:
     """Check, lock, send what is not blocked, record. The results file is written whatever
     happens, a refusal before sending included (then the error is raised again)."""
-    from datetime import datetime, timezone
-
     try:
         require_valid(ctx, mappings)
         # before the locks, and before anything is sent: a wrong token or source name stops

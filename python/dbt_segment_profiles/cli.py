@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import signal
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -145,8 +147,6 @@ class Invocation:
         }
 
     def configure_logs(self, project_dir: str | None) -> None:
-        from pathlib import Path
-
         o = self.options
         log_path = o["log_path"] or str(Path(project_dir or ".") / "logs")
         configure(o["log_level"], o["log_format"], log_path, o["quiet"])
@@ -170,8 +170,6 @@ class Invocation:
         return api.Selection(o.get("select") or None, o.get("exclude") or None, o.get("selector"))
 
     def guarded(self, action: Callable[[], int]) -> int:
-        import os
-
         self.configure_logs(self.options["project_dir"] or os.environ.get("DBT_PROJECT_DIR"))
         try:
             return action()
@@ -193,13 +191,12 @@ class Invocation:
 def invocation(command: Callable[..., int]) -> Callable[..., int]:
     @functools.wraps(command)
     def wrapper(**options: Any) -> int:
-        inv = Invocation(options, sys.argv[1:] if _ARGV is None else _ARGV)
+        # main() hands the argv it parsed over as the context's obj: the results file records it
+        argv = click.get_current_context().find_root().obj
+        inv = Invocation(options, sys.argv[1:] if argv is None else argv)
         return inv.guarded(lambda: command(inv, **options))
 
     return wrapper
-
-
-_ARGV: list[str] | None = None
 
 
 # commands ------------------------------------------------------------------------------------
@@ -470,10 +467,9 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script; also callable in-process with `argv`, returning the exit code."""
-    global _ARGV
-    _ARGV = list(argv) if argv is not None else sys.argv[1:]
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        code = cli.main(args=_ARGV, prog_name="dbt-segment", standalone_mode=False)
+        code = cli.main(args=args, prog_name="dbt-segment", standalone_mode=False, obj=args)
     except click.exceptions.Exit as done:
         return int(done.exit_code)
     except click.exceptions.Abort:

@@ -86,8 +86,3 @@ def configure(
     LOGGER.setLevel(logging.DEBUG)
     LOGGER.propagate = False
     return invocation_id
-
-
-def event(level: int, name: str, message: str, **data: object) -> None:
-    """A log line with a dbt-like event name and structured data (in JSON logs)."""
-    LOGGER.log(level, message, extra={"event": name, "data": data})

@@ -31,14 +31,14 @@ def select_mappings(
     else:
         by_name, for_dbt = _split(mappings, chosen_terms)
         models = (
-            _dbt_models(project, for_dbt, (), selector, cli_vars)
+            _dbt_models(project, for_dbt, selector, cli_vars)
             if (for_dbt or selector)
             else set()
         )
         chosen = [m for m in mappings if m.name in by_name or m.model_id in models]
     if excluded_terms:
         by_name, for_dbt = _split(mappings, excluded_terms)
-        models = _dbt_models(project, for_dbt, (), None, cli_vars) if for_dbt else set()
+        models = _dbt_models(project, for_dbt, None, cli_vars) if for_dbt else set()
         chosen = [m for m in chosen if m.name not in by_name and m.model_id not in models]
     return chosen
 
@@ -64,7 +64,6 @@ def _split(mappings: list[Mapping], terms: list[str]) -> tuple[set[str], list[st
 def _dbt_models(
     project: DbtProject,
     select: list[str],
-    exclude: Iterable[str],
     selector: str | None,
     cli_vars: str | None,
 ) -> set[str]:
@@ -74,8 +73,6 @@ def _dbt_models(
     args += ["--quiet", "--no-print", "--log-level", "none"]
     if select:
         args += ["--select", *select]
-    if exclude:
-        args += ["--exclude", *exclude]
     if selector:
         args += ["--selector", selector]
     # dbt ls prints its list; the list is read from the result instead, stdout stays ours
