@@ -27,8 +27,6 @@
   {%- set max_deleted_percent = mapping.get('max_deleted_percent', 20) -%}
   {%- set relation_name = (relation | string) | replace('"', '') | replace('`', '') | lower -%}
   {%- set key_type = (types[primary_key] or '') | lower -%}
-  {%- set changes = '__sp_changes_' ~ name -%}
-  {%- set duplicates = '__sp_duplicates_' ~ name -%}
 
   {% do segment_profiles.acquire_mapping_lock(name) %}
   {%- set migrated = segment_profiles.migrate_legacy_state(name) -%}
@@ -54,7 +52,7 @@
         ~ name ~ '` to send every row again, or `dbt-segment reset ' ~ name ~ ' --rebaseline --yes` to take the'
         ~ ' current rows as synced' -%}
     {% do exceptions.warn('segment_profiles: model ' ~ model_name ~ ', mapping ' ~ name ~ ': ' ~ reason) %}
-    {% do run_query('delete from ' ~ segment_profiles.bookkeeping_relation(name, 'pending')) %}
+    {% do segment_profiles.clear_table(segment_profiles.bookkeeping_relation(name, 'pending')) %}
     {% do segment_profiles.record_capture(name, {
         'relation_name': relation_name, 'key_column': primary_key, 'key_type': last.key_type,
         'hash_version': 2, 'pending_added': 0, 'pending_updated': 0, 'pending_deleted': 0,
@@ -68,13 +66,11 @@
   {% do segment_profiles.fold_acknowledgements(name) %}
 
   {#- the keys that appear more than once, computed once: for the changes and the invalid keys -#}
-  {% do run_query('drop table if exists ' ~ duplicates) %}
-  {% do run_query('create temporary table ' ~ duplicates ~ ' as '
-      ~ segment_profiles.duplicate_keys_sql(relation, actual[primary_key])) %}
+  {%- set duplicates = segment_profiles.scratch_table(name, 'duplicates',
+      segment_profiles.duplicate_keys_sql(relation, actual[primary_key])) -%}
   {#- every change, computed once (one pass over the model and the state), whatever is sent -#}
-  {% do run_query('drop table if exists ' ~ changes) %}
-  {% do run_query('create temporary table ' ~ changes ~ ' as '
-      ~ segment_profiles.changes_sql(name, relation, primary_key, columns, actual, types, duplicates)) %}
+  {%- set changes = segment_profiles.scratch_table(name, 'changes',
+      segment_profiles.changes_sql(name, relation, primary_key, columns, actual, types, duplicates)) -%}
 
   {%- set counts = {'added': 0, 'updated': 0, 'deleted': 0} -%}
   {%- for row in run_query('select __sp_op, count(*) from ' ~ changes ~ ' group by __sp_op').rows -%}
@@ -96,10 +92,9 @@
       segment_profiles.pending_from_changes_sql(changes, primary_key, columns, send)) %}
   {%- set invalid = segment_profiles.bookkeeping_relation(name, 'invalid') -%}
   {% do segment_profiles.ensure_invalid_keys(invalid) %}
-  {#- delete and insert, not replace: package views select from this table -#}
-  {% do run_query('delete from ' ~ invalid) %}
-  {% do run_query('insert into ' ~ invalid ~ ' (record_key, reason, row_count, captured_at) '
-      ~ segment_profiles.invalid_keys_from_sql(relation, primary_key, actual[primary_key], duplicates)) %}
+  {#- its rows replaced, not the table: package views select from it -#}
+  {% do segment_profiles.replace_rows(invalid,
+      segment_profiles.invalid_keys_from_sql(relation, primary_key, actual[primary_key], duplicates)) %}
   {% do segment_profiles.record_capture(name, {
       'relation_name': relation_name, 'key_column': primary_key, 'key_type': key_type, 'hash_version': 2,
       'pending_added': counts.added if 'added' in send else 0,
@@ -107,6 +102,6 @@
       'pending_deleted': counts.deleted if 'deleted' in send else 0,
       'state_rows': state_rows, 'deleting': counts.deleted,
       'blocked_reason': blocked_reason, 'allow_mass_delete': false}) %}
-  {% do run_query('drop table ' ~ changes) %}
-  {% do run_query('drop table ' ~ duplicates) %}
+  {% do adapter.drop_relation(changes) %}
+  {% do adapter.drop_relation(duplicates) %}
 {%- endmacro %}

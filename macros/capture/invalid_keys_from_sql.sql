@@ -4,7 +4,7 @@
 
 {% macro default__invalid_keys_from_sql(relation, primary_key, actual_key, duplicates) -%}
   {#- rows that cannot be sent because their key is NULL, empty or not unique, with the reason -#}
-  {%- set label = primary_key | replace("'", "''") -%}
+  {%- set label = dbt.escape_single_quotes(primary_key) | trim -%}
   {%- set key_text = 'cast(' ~ adapter.quote(actual_key) ~ ' as ' ~ dbt.type_string() ~ ')' -%}
   select __sp_key_value, 'primary key {{ label }} is duplicated',
     __sp_rows, {{ dbt.current_timestamp() }}

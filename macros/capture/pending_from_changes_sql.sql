@@ -18,3 +18,9 @@
   where __sp_op in ({% for op in send %}'{{ op }}'{{ ',' if not loop.last }}{% endfor %})
   )
 {%- endmacro %}
+
+{% macro snowflake__pending_from_changes_sql(changes, primary_key, columns, send) -%}
+  {#- as default__, numbered in key order: Snowflake's row_number() requires an order by -#}
+  {%- set numbered = segment_profiles.default__pending_from_changes_sql(changes, primary_key, columns, send) -%}
+  {{ numbered | replace('row_number() over ()', 'row_number() over (order by __sp_key)') }}
+{%- endmacro %}

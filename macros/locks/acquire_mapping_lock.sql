@@ -36,3 +36,22 @@
         ~ '; the capture waited ' ~ timeout ~ ' s (vars.segment_profiles.capture_lock_timeout_seconds): run `dbt run` again once that sync has ended') }}
   {%- endif -%}
 {%- endmacro %}
+
+{% macro redshift__acquire_mapping_lock(mapping_name) -%}
+  {#-
+    Redshift has no advisory locks (its dispatch would otherwise take postgres__): its serializable
+    isolation fails one of two transactions that write the same state, so a capture and a sync
+    never both commit interleaved writes; the one that fails is retried by its next run.
+  -#}
+  {{ return(none) }}
+{%- endmacro %}
+
+{% macro spark__acquire_mapping_lock(mapping_name) -%}
+  {#-
+    Spark has no locks and no transactions: nothing here keeps a sync from running during a
+    capture. Run them one after the other (`dbt run`, then `dbt-segment sync`, as `dbt-segment
+    run` does) and capture with one thread per mapping's state (the package's writes to
+    segment_captures rewrite it whole on parquet: use `threads: 1`, or Delta/Iceberg tables).
+  -#}
+  {{ return(none) }}
+{%- endmacro %}

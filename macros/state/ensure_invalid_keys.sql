@@ -5,5 +5,6 @@
 {% macro default__ensure_invalid_keys(relation) -%}
   {% do run_query('create table if not exists ' ~ relation ~ ' (record_key ' ~ dbt.type_string()
       ~ ', reason ' ~ dbt.type_string() ~ ', row_count ' ~ dbt.type_bigint()
-      ~ ', captured_at ' ~ dbt.type_timestamp() ~ ')') %}
+      ~ ', captured_at ' ~ dbt.type_timestamp() ~ ') '
+      ~ segment_profiles.bookkeeping_table_options()) %}
 {%- endmacro %}

@@ -13,13 +13,14 @@
   {%- set text = dbt.type_string() -%}
   {%- set int = dbt.type_bigint() -%}
   {%- set ts = dbt.type_timestamp() -%}
+  {%- set options = segment_profiles.bookkeeping_table_options() -%}
   {% do run_query('create table if not exists ' ~ segment_profiles.bookkeeping_relation(mapping_name, 'state')
-      ~ ' (record_key ' ~ text ~ ', row_hash ' ~ text ~ ', change_version ' ~ int ~ ', synced_at ' ~ ts ~ ')') %}
+      ~ ' (record_key ' ~ text ~ ', row_hash ' ~ text ~ ', change_version ' ~ int ~ ', synced_at ' ~ ts ~ ') ' ~ options) %}
   {% do run_query('create table if not exists ' ~ segment_profiles.bookkeeping_relation(mapping_name, 'acks')
       ~ ' (record_key ' ~ text ~ ', row_hash ' ~ text ~ ', operation ' ~ text ~ ', change_version ' ~ int
-      ~ ', acked_at ' ~ ts ~ ')') %}
+      ~ ', acked_at ' ~ ts ~ ') ' ~ options) %}
   {% do run_query('create table if not exists ' ~ segment_profiles.bookkeeping_relation(mapping_name, 'attempts')
-      ~ ' (record_key ' ~ text ~ ', row_hash ' ~ text ~ ', operation ' ~ text ~ ', change_version ' ~ int ~ ')') %}
+      ~ ' (record_key ' ~ text ~ ', row_hash ' ~ text ~ ', operation ' ~ text ~ ', change_version ' ~ int ~ ') ' ~ options) %}
 {%- endmacro %}
 
 {% macro postgres__ensure_state(mapping_name) -%}
@@ -29,5 +30,18 @@
     {%- set relation = segment_profiles.bookkeeping_relation(mapping_name, role) -%}
     {% do run_query('create ' ~ ('unique ' if role == 'state' else '') ~ 'index if not exists '
         ~ adapter.quote(relation.identifier ~ '_key') ~ ' on ' ~ relation ~ ' (' ~ columns ~ ')') %}
+  {%- endfor -%}
+{%- endmacro %}
+
+{% macro redshift__ensure_state(mapping_name) -%}
+  {#- Redshift has no indexes (its dispatch would otherwise take postgres__ensure_state) -#}
+  {% do segment_profiles.default__ensure_state(mapping_name) %}
+{%- endmacro %}
+
+{% macro spark__ensure_state(mapping_name) -%}
+  {#- before the capture reads them: a state write a kill interrupted is finished first -#}
+  {% do segment_profiles.default__ensure_state(mapping_name) %}
+  {%- for role in ['state', 'acks', 'attempts'] -%}
+    {% do segment_profiles.finish_interrupted_rewrite(segment_profiles.bookkeeping_relation(mapping_name, role)) %}
   {%- endfor -%}
 {%- endmacro %}

@@ -32,23 +32,10 @@
   {% do segment_profiles.acquire_mapping_lock(mapping_name) %}
   {% do segment_profiles.migrate_legacy_state(mapping_name) %}
   {% do segment_profiles.ensure_state(mapping_name) %}
-  {%- set state = segment_profiles.bookkeeping_relation(mapping_name, 'state') -%}
-  {% do run_query('delete from ' ~ segment_profiles.bookkeeping_relation_named('segment_captures')
-      ~ " where mapping_name = '" ~ mapping_name ~ "'") %}
-  {% do segment_profiles.fold_acknowledgements(mapping_name) %}
-  {% do run_query('delete from ' ~ segment_profiles.bookkeeping_relation(mapping_name, 'attempts')) %}
-  {#- tombstones keep each key's change version: with no live state every usable row is added -#}
-  {% do run_query('update ' ~ state ~ ' set row_hash = null') %}
+  {% do segment_profiles.forget_acknowledged(mapping_name) %}
   {% do segment_profiles.capture_mapping(relation, item.node.name, primary_key, item.mapping, available) %}
   {%- if rebaseline -%}
-    {%- set pending = segment_profiles.bookkeeping_relation(mapping_name, 'pending') -%}
-    {% do run_query('delete from ' ~ state ~ ' where record_key in (select __sp_key from ' ~ pending ~ ')') %}
-    {% do run_query('insert into ' ~ state ~ ' (record_key, row_hash, change_version, synced_at) select '
-        ~ "__sp_key, __sp_hash, __sp_version, " ~ dbt.current_timestamp() ~ ' from '
-        ~ pending ~ " where __sp_op = 'added'") %}
-    {% do run_query('delete from ' ~ pending) %}
-    {% do run_query('update ' ~ segment_profiles.bookkeeping_relation_named('segment_captures')
-        ~ " set pending_added = 0, pending_updated = 0, pending_deleted = 0 where mapping_name = '" ~ mapping_name ~ "'") %}
+    {% do segment_profiles.rebaseline_state(mapping_name) %}
   {%- endif -%}
   {% do adapter.commit() %}
 {%- endmacro %}

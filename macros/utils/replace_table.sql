@@ -4,9 +4,20 @@
 
 {% macro default__replace_table(relation, sql) -%}
   {% do run_query('drop table if exists ' ~ relation) %}
-  {% do run_query('create table ' ~ relation ~ ' as ' ~ sql) %}
+  {% do run_query('create table ' ~ relation ~ ' ' ~ segment_profiles.bookkeeping_table_options()
+      ~ ' as ' ~ sql) %}
 {%- endmacro %}
 
 {% macro duckdb__replace_table(relation, sql) -%}
   {% do run_query('create or replace table ' ~ relation ~ ' as ' ~ sql) %}
+{%- endmacro %}
+
+{% macro spark__replace_table(relation, sql) -%}
+  {#- a Delta or Iceberg table is replaced in one commit; Spark replaces no parquet table (v1 source) -#}
+  {%- if segment_profiles.row_level_writes() -%}
+    {% do run_query('create or replace table ' ~ relation ~ ' '
+        ~ segment_profiles.bookkeeping_table_options() ~ ' as ' ~ sql) %}
+  {%- else -%}
+    {% do segment_profiles.default__replace_table(relation, sql) %}
+  {%- endif -%}
 {%- endmacro %}

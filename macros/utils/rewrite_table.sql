@@ -1,0 +1,34 @@
+{% macro rewrite_table(relation, sql) -%}
+  {{ return(adapter.dispatch('rewrite_table', 'segment_profiles')(relation, sql)) }}
+{%- endmacro %}
+
+{% macro default__rewrite_table(relation, sql) -%}
+  {#-
+    the table's rows become what `sql` selects, which may read the table itself: for tables that
+    take no DELETE or UPDATE. The columns of `sql` are matched to the table's by name. Here, in the
+    model's transaction: a staging copy, then delete and insert.
+  -#}
+  {%- set staging = segment_profiles.rewrite_staging_relation(relation) -%}
+  {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | join(', ') -%}
+  {% do run_query('drop table if exists ' ~ staging) %}
+  {% do run_query('create table ' ~ staging ~ ' as ' ~ sql) %}
+  {% do run_query('delete from ' ~ relation) %}
+  {% do run_query('insert into ' ~ relation ~ ' select ' ~ columns ~ ' from ' ~ staging) %}
+  {% do run_query('drop table ' ~ staging) %}
+{%- endmacro %}
+
+{% macro spark__rewrite_table(relation, sql) -%}
+  {#-
+    Spark refuses to overwrite a table a query of the same statement reads, and has no
+    transactions: the new rows are written to a staging table first (its catalog entry appears
+    only once its files are complete), then copied over the table, then the staging table is
+    dropped. A kill before the copy leaves the table as it was; a kill during the copy (which
+    deletes the old files first) leaves the staging table, and finish_interrupted_rewrite, run
+    before anything reads the table again, completes the copy from it.
+  -#}
+  {%- set staging = segment_profiles.rewrite_staging_relation(relation) -%}
+  {% do segment_profiles.finish_interrupted_rewrite(relation) %}
+  {% do run_query('create table ' ~ staging ~ ' ' ~ segment_profiles.bookkeeping_table_options()
+      ~ ' as ' ~ sql) %}
+  {% do segment_profiles.finish_interrupted_rewrite(relation) %}
+{%- endmacro %}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# dbt-databricks 1.12 pins dbt-spark<1.11, which cannot live beside dbt-spark 1.11 in the main venv:
+# the adapter-compile test renders the macros for Databricks in this venv of its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${DATABRICKS_VENV:-.venv-databricks}"
+PYTHON="${PYTHON:-python3}"
+STAMP="$VENV/.installed-1"
+[ -f "$STAMP" ] && exit 0
+test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet "dbt-core>=1.10,<1.12" "dbt-databricks>=1.10,<1.13" "sqlglot>=25"
+touch "$STAMP"
