@@ -24,3 +24,8 @@
   {%- set numbered = segment_profiles.default__pending_from_changes_sql(changes, primary_key, columns, send) -%}
   {{ numbered | replace('row_number() over ()', 'row_number() over (order by __sp_key)') }}
 {%- endmacro %}
+
+{% macro spark__pending_from_changes_sql(changes, primary_key, columns, send) -%}
+  {#- as on Snowflake: Spark 4 refuses row_number() over an unordered window -#}
+  {{ segment_profiles.snowflake__pending_from_changes_sql(changes, primary_key, columns, send) }}
+{%- endmacro %}

@@ -22,7 +22,7 @@
   {%- endfor -%}
   {%- if not needed -%}{{ return('') }}{%- endif -%}
   {% do adapter.create_schema(api.Relation.create(
-      database=target.database, schema=segment_profiles.bookkeeping_schema())) %}
+      database=target.get('database'), schema=segment_profiles.bookkeeping_schema())) %}
   {% do segment_profiles.ensure_history() %}
   {#- every mapping's, selected or not: the package's view over them unions them all -#}
   {%- for item in mappings -%}

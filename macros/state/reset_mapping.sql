@@ -27,7 +27,7 @@
   {%- if primary_key | lower not in available -%}
     {{ exceptions.raise_compiler_error('segment_profiles: model ' ~ item.node.name ~ ': primary key column ' ~ primary_key ~ ' is not in the model') }}
   {%- endif -%}
-  {% do adapter.create_schema(api.Relation.create(database=target.database, schema=segment_profiles.bookkeeping_schema())) %}
+  {% do adapter.create_schema(api.Relation.create(database=target.get('database'), schema=segment_profiles.bookkeeping_schema())) %}
   {% do segment_profiles.ensure_history() %}
   {% do segment_profiles.acquire_mapping_lock(mapping_name) %}
   {% do segment_profiles.migrate_legacy_state(mapping_name) %}

@@ -9,7 +9,7 @@
 
 {% macro bookkeeping_relation_named(identifier) -%}
   {{ return(api.Relation.create(
-      database=target.database,
+      database=target.get('database'),
       schema=segment_profiles.bookkeeping_schema(),
       identifier=identifier,
       type='table')) }}
