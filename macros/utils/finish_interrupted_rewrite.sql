@@ -13,8 +13,9 @@
     writing its files): its rows are what the table must hold, whether or not the copy over the
     table had begun. Copying it again is harmless, so a rewrite is finished, never half-done.
     Looked up with SHOW TABLES, not adapter.get_relation: dbt's relation cache does not see
-    tables created by run_query.
+    tables created by run_query. Delta and Iceberg tables are never rewritten so: nothing to do.
   -#}
+  {%- if segment_profiles.row_level_writes() -%}{{ return(none) }}{%- endif -%}
   {%- set staging = segment_profiles.rewrite_staging_relation(relation) -%}
   {%- set found = run_query('show tables in ' ~ staging.schema ~ " like '" ~ staging.identifier ~ "'") -%}
   {%- if found.rows | length > 0 -%}

@@ -26,6 +26,12 @@
     deletes the old files first) leaves the staging table, and finish_interrupted_rewrite, run
     before anything reads the table again, completes the copy from it.
   -#}
+  {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | join(', ') -%}
+  {%- if segment_profiles.row_level_writes() -%}
+    {#- Delta and Iceberg read a snapshot: one overwrite, one commit -#}
+    {% do run_query('insert overwrite table ' ~ relation ~ ' select ' ~ columns ~ ' from (' ~ sql ~ ') as __sp_rows') %}
+    {{ return(none) }}
+  {%- endif -%}
   {%- set staging = segment_profiles.rewrite_staging_relation(relation) -%}
   {% do segment_profiles.finish_interrupted_rewrite(relation) %}
   {% do run_query('create table ' ~ staging ~ ' ' ~ segment_profiles.bookkeeping_table_options()
