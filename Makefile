@@ -18,6 +18,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
+	PYTHON=$(PYTHON) bash scripts/ensure_databricks_venv.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q --profile duckdb
 	$(BIN)/pytest -q --profile postgres tests/functional
@@ -33,4 +34,4 @@ bench-delivery: $(STAMP)
 	$(BIN)/python benchmarks/bench_delivery.py
 
 clean:
-	rm -rf $(VENV) integration_tests/target integration_tests/dbt_packages integration_tests/logs
+	rm -rf $(VENV) .venv-databricks integration_tests/target integration_tests/dbt_packages integration_tests/logs
