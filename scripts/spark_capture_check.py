@@ -1,4 +1,4 @@
-"""Runs the capture macros on Spark (dbt-spark `method: session`, parquet tables) in a scratch project.
+"""Runs the capture macros on Spark (dbt-spark `method: session`) in a scratch project.
 
     python scripts/spark_capture_check.py [--keep] [--file-format parquet|delta]
 
@@ -27,7 +27,10 @@ SCHEMA = "analytics"
 BOOKKEEPING = "analytics_segment"
 HEADER = "user_id,email,plan,seen_at"
 
-MODEL = "select user_id, email, plan, cast(seen_at as timestamp) as seen_at from {{ ref('raw_users') }}\n"
+MODEL = (
+    "select user_id, email, plan, cast(seen_at as timestamp) as seen_at"
+    " from {{ ref('raw_users') }}\n"
+)
 SCHEMA_YML = {
     "version": 2,
     "models": [
@@ -102,9 +105,7 @@ def write_project(root: Path, file_format: str) -> None:
         "server_side_parameters": parameters,
     }
     (root / "profiles.yml").write_text(
-        yaml.safe_dump(
-            {"spark_capture_check": {"target": "dev", "outputs": {"dev": profile}}}
-        )
+        yaml.safe_dump({"spark_capture_check": {"target": "dev", "outputs": {"dev": profile}}})
     )
 
 
@@ -162,7 +163,9 @@ class Check:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the scratch project")
-    parser.add_argument("--file-format", default="parquet", choices=["parquet", "delta", "iceberg"])
+    parser.add_argument(
+        "--file-format", default="parquet", choices=["parquet", "delta", "iceberg"]
+    )
     options = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="sp-spark-"))
     try:
@@ -180,7 +183,9 @@ def main() -> int:
         )
         check.dbt("seed")
         check.dbt("run")
-        check.expect("first run: every row added", check.pending(), {"added": {"1", "2", "3", "4"}})
+        check.expect(
+            "first run: every row added", check.pending(), {"added": {"1", "2", "3", "4"}}
+        )
         check.acknowledge()
 
         write_seed(
@@ -236,7 +241,8 @@ def main() -> int:
         check.dbt("seed", "--full-refresh")
         check.dbt("run")
         blocked = check.sql(
-            f"select blocked_reason from {BOOKKEEPING}.segment_captures where mapping_name = 'users'"
+            f"select blocked_reason from {BOOKKEEPING}.segment_captures"
+            " where mapping_name = 'users'"
         )
         check.expect(
             "the mass-delete guard holds a capture deleting 3 of 4 keys",
@@ -245,7 +251,9 @@ def main() -> int:
         )
         check.expect(
             "and keeps the state",
-            check.sql(f"select count(*) from {BOOKKEEPING}.users__state where row_hash is not null"),
+            check.sql(
+                f"select count(*) from {BOOKKEEPING}.users__state where row_hash is not null"
+            ),
             [(4,)],
         )
         print(f"all checks passed in {time.monotonic() - check.started:.0f} s")

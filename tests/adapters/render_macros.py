@@ -31,8 +31,14 @@ DISPATCH = re.compile(r"adapter\.dispatch\('(\w+)', 'segment_profiles'\)")
 ADAPTERS: dict[str, tuple[str, dict[str, Any]]] = {
     "snowflake": (
         "dbt.adapters.snowflake:SnowflakeAdapter",
-        {"account": "acme", "user": "dbt", "password": "unused", "database": "analytics",
-         "warehouse": "transforming", "schema": "analytics"},
+        {
+            "account": "acme",
+            "user": "dbt",
+            "password": "unused",
+            "database": "analytics",
+            "warehouse": "transforming",
+            "schema": "analytics",
+        },
     ),
     "bigquery": (
         "dbt.adapters.bigquery:BigQueryAdapter",
@@ -40,8 +46,14 @@ ADAPTERS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "redshift": (
         "dbt.adapters.redshift:RedshiftAdapter",
-        {"host": "acme.redshift.amazonaws.com", "user": "dbt", "password": "unused", "port": 5439,
-         "dbname": "analytics", "schema": "analytics"},
+        {
+            "host": "acme.redshift.amazonaws.com",
+            "user": "dbt",
+            "password": "unused",
+            "port": 5439,
+            "dbname": "analytics",
+            "schema": "analytics",
+        },
     ),
     "spark": (
         "dbt.adapters.spark:SparkAdapter",
@@ -49,8 +61,13 @@ ADAPTERS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "databricks": (
         "dbt.adapters.databricks:DatabricksAdapter",
-        {"host": "acme.cloud.databricks.com", "http_path": "/sql/1.0/warehouses/unused",
-         "token": "unused", "catalog": "main", "schema": "analytics"},
+        {
+            "host": "acme.cloud.databricks.com",
+            "http_path": "/sql/1.0/warehouses/unused",
+            "token": "unused",
+            "catalog": "main",
+            "schema": "analytics",
+        },
     ),
 }
 
@@ -65,9 +82,21 @@ MODEL_TYPES = {
 STATE = ("record_key", "row_hash", "change_version", "synced_at")
 LEGACY_STATE = ("record_key", "row_hash", "synced_at")
 CAPTURES = (
-    "mapping_name", "relation_name", "key_column", "key_type", "hash_version", "captured_at",
-    "pending_added", "pending_updated", "pending_deleted", "state_rows", "deleting",
-    "blocked_reason", "allow_mass_delete", "invocation_id", "attempted",
+    "mapping_name",
+    "relation_name",
+    "key_column",
+    "key_type",
+    "hash_version",
+    "captured_at",
+    "pending_added",
+    "pending_updated",
+    "pending_deleted",
+    "state_rows",
+    "deleting",
+    "blocked_reason",
+    "allow_mass_delete",
+    "invocation_id",
+    "attempted",
 )
 
 
@@ -98,28 +127,35 @@ def render(adapter: str) -> dict[str, Any]:
     chosen: dict[str, str] = {}
     key_type, text_type, time_type = MODEL_TYPES[adapter]
 
-    def execute(self: Any, sql: str, auto_begin: bool = False, fetch: bool = False,
-                limit: Any = None) -> Any:
+    def execute(
+        self: Any, sql: str, auto_begin: bool = False, fetch: bool = False, limit: Any = None
+    ) -> Any:
         statements.append(sql)
         lowered = " ".join(sql.lower().split())
         if lowered.startswith("select count(*)"):
             table = agate.Table([[1]], ["count"])
         elif lowered.startswith("show tables"):
-            table = agate.Table([["analytics_segment", "found", False]],
-                                ["namespace", "tableName", "isTemporary"])
+            table = agate.Table(
+                [["analytics_segment", "found", False]], ["namespace", "tableName", "isTemporary"]
+            )
         else:
             table = agate.Table([], ["result"])
         return AdapterResponse(_message="OK"), table
 
     def get_relation(self: Any, database: Any, schema: str, identifier: str) -> Any:
-        return self.Relation.create(database=database, schema=schema, identifier=identifier,
-                                    type="table")
+        return self.Relation.create(
+            database=database, schema=schema, identifier=identifier, type="table"
+        )
 
     def get_columns_in_relation(self: Any, relation: Any) -> list[Column]:
         identifier = relation.identifier
         if identifier == "dim_users":
-            return [Column("user_id", key_type), Column("email", text_type),
-                    Column("plan", text_type), Column("seen_at", time_type)]
+            return [
+                Column("user_id", key_type),
+                Column("email", text_type),
+                Column("plan", text_type),
+                Column("seen_at", time_type),
+            ]
         if identifier == "segment_captures":
             return [Column(c, text_type) for c in CAPTURES]
         if identifier.startswith("legacy_"):
@@ -162,8 +198,17 @@ def render(adapter: str) -> dict[str, Any]:
         try:
             arguments = json.dumps({"dispatchers": dispatchers()})
             result = runner.invoke(
-                ["run-operation", "render_all", "--args", arguments, *where, "--quiet",
-                 "--no-partial-parse", "--no-version-check", "--no-send-anonymous-usage-stats"]
+                [
+                    "run-operation",
+                    "render_all",
+                    "--args",
+                    arguments,
+                    *where,
+                    "--quiet",
+                    "--no-partial-parse",
+                    "--no-version-check",
+                    "--no-send-anonymous-usage-stats",
+                ]
             )
             if not result.success:
                 raise SystemExit(f"dbt run-operation failed for {adapter}: {result.exception}")

@@ -26,9 +26,9 @@ sys.path.insert(0, str(HERE))
 from render_macros import dispatchers  # noqa: E402
 
 ADAPTERS = ["snowflake", "bigquery", "redshift", "spark", "databricks"]
-DATABRICKS_PYTHON = Path(
-    os.environ.get("DATABRICKS_VENV", ROOT / ".venv-databricks")
-) / "bin" / "python"
+DATABRICKS_PYTHON = (
+    Path(os.environ.get("DATABRICKS_VENV", ROOT / ".venv-databricks")) / "bin" / "python"
+)
 
 # the variants dispatch must pick where the default would not run (all others: default__)
 VARIANTS: dict[str, dict[str, str]] = {
@@ -50,11 +50,25 @@ VARIANTS: dict[str, dict[str, str]] = {
     "spark": {
         name: f"spark__{name}"
         for name in [
-            "acquire_mapping_lock", "apply_unsent_changes_from", "bookkeeping_file_format",
-            "bookkeeping_table_options", "clear_table", "ensure_history", "ensure_state",
-            "finish_interrupted_rewrite", "fold_acknowledgements", "forget_acknowledged",
-            "hashable_text", "pending_from_changes_sql", "rebaseline_state", "record_capture",
-            "rehash_state", "replace_rows", "replace_table", "rewrite_table", "row_level_writes",
+            "acquire_mapping_lock",
+            "apply_unsent_changes_from",
+            "bookkeeping_file_format",
+            "bookkeeping_table_options",
+            "clear_table",
+            "ensure_history",
+            "ensure_state",
+            "finish_interrupted_rewrite",
+            "fold_acknowledgements",
+            "forget_acknowledged",
+            "hashable_text",
+            "pending_from_changes_sql",
+            "rebaseline_state",
+            "record_capture",
+            "rehash_state",
+            "replace_rows",
+            "replace_table",
+            "rewrite_table",
+            "row_level_writes",
             "scratch_table",
         ]
     },
@@ -64,8 +78,11 @@ VARIANTS["databricks"] = {
     **{
         name: f"databricks__{name}"
         for name in [
-            "apply_unsent_changes_from", "bookkeeping_file_format", "fold_acknowledgements",
-            "rebaseline_state", "rehash_state",
+            "apply_unsent_changes_from",
+            "bookkeeping_file_format",
+            "fold_acknowledgements",
+            "rebaseline_state",
+            "rehash_state",
         ]
     },
 }
@@ -179,7 +196,7 @@ def test_row_hashes_use_the_warehouses_own_functions(
 
 
 def test_parquet_state_on_spark_is_written_by_whole_table_rewrites_only(
-    rendered: dict[str, Any]
+    rendered: dict[str, Any],
 ) -> None:
     if "spark" not in rendered:
         pytest.skip("dbt-spark is not installed")
