@@ -52,7 +52,15 @@ SCHEMA_YML = {
                                     "traits": {"email": "email", "plan": "plan"},
                                     "timestamp": "seen_at",
                                 },
-                            }
+                            },
+                            {
+                                "name": "users_added",
+                                "action": "identify",
+                                "profile_space": "default",
+                                "send": ["added"],
+                                "max_deleted_percent": None,
+                                "fields": {"user_id": "user_id", "traits": ["plan"]},
+                            },
                         ],
                     }
                 }
@@ -141,18 +149,34 @@ class Check:
         spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
         return [tuple(row) for row in spark.sql(statement).collect()]
 
-    def pending(self) -> dict[str, set[str]]:
+    def pending(self, mapping: str = "users") -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
-        for op, key in self.sql(f"select __sp_op, __sp_key from {BOOKKEEPING}.users__pending"):
+        table = f"{BOOKKEEPING}.{mapping}__pending"
+        for op, key in self.sql(f"select __sp_op, __sp_key from {table}"):
             found.setdefault(op, set()).add(key)
         return found
 
-    def acknowledge(self) -> None:
-        """What `dbt-segment sync` records after a 2xx: the pending rows it carried."""
+    def acknowledge(self, mapping: str = "users", but: str = "") -> None:
+        """What `dbt-segment sync` records after a 2xx: the pending rows it carried (all, or all
+        but the key `but`, whose batch got no answer)."""
         self.sql(
-            f"insert into {BOOKKEEPING}.users__acks select __sp_key, __sp_hash, __sp_op,"
-            f" __sp_version, current_timestamp() from {BOOKKEEPING}.users__pending"
+            f"insert into {BOOKKEEPING}.{mapping}__acks select __sp_key, __sp_hash, __sp_op,"
+            f" __sp_version, current_timestamp() from {BOOKKEEPING}.{mapping}__pending"
+            f" where __sp_key <> '{but}'"
         )
+
+    def mark_attempted(self, mapping: str) -> None:
+        """What a sync records before sending: segment_captures.attempted (a whole-table
+        rewrite through a copy: parquet has no UPDATE, and Spark overwrites no table it reads)."""
+        table = f"{BOOKKEEPING}.segment_captures"
+        columns = [row[0] for row in self.sql(f"describe {table}") if row[0] and row[0][0] != "#"]
+        select = ", ".join(
+            f"mapping_name = '{mapping}' or attempted as attempted" if c == "attempted" else c
+            for c in columns
+        )
+        self.sql(f"create table {table}__copy using parquet as select {select} from {table}")
+        self.sql(f"insert overwrite table {table} select * from {table}__copy")
+        self.sql(f"drop table {table}__copy")
 
     def expect(self, what: str, actual: object, expected: object) -> None:
         if actual != expected:
@@ -187,6 +211,7 @@ def main() -> int:
             "first run: every row added", check.pending(), {"added": {"1", "2", "3", "4"}}
         )
         check.acknowledge()
+        check.acknowledge("users_added")
 
         write_seed(
             root,
@@ -208,10 +233,34 @@ def main() -> int:
             check.sql(f"select __sp_key, __sp_version from {BOOKKEEPING}.users__pending")
         )
         check.expect("an update's change version follows the state's", versions["2"], 2)
+        check.expect(
+            "a mapping sending only added rows takes the others into its state at once",
+            check.pending("users_added"),
+            {"added": {"5"}},
+        )
+        check.acknowledge("users_added")
+        # a sync set out to send, and got no answer for the batch carrying key 5
+        check.mark_attempted("users")
+        check.acknowledge(but="5")
+
+        check.dbt("run")
+        check.expect(
+            "third run: the key in doubt is sent again", check.pending(), {"added": {"5"}}
+        )
+        versions = dict(
+            check.sql(f"select __sp_key, __sp_version from {BOOKKEEPING}.users__pending")
+        )
+        check.expect("under the same change version (the same messageId)", versions["5"], 1)
         check.acknowledge()
 
         check.dbt("run")
-        check.expect("third run, nothing new: nothing pending", check.pending(), {})
+        check.expect("fourth run, nothing new: nothing pending", check.pending(), {})
+        check.expect("nor for the other mapping", check.pending("users_added"), {})
+        check.expect(
+            "no attempt is left in doubt",
+            check.sql(f"select count(*) from {BOOKKEEPING}.users__attempts"),
+            [(0,)],
+        )
         state = check.sql(
             f"select record_key, row_hash is null, change_version from {BOOKKEEPING}.users__state"
         )
@@ -236,6 +285,24 @@ def main() -> int:
                 sorted(t for t in tables if "__sp_" in t),
                 [],
             )
+
+        check.dbt(
+            "run-operation",
+            "segment_profiles.reset_mapping",
+            "--args",
+            "{mapping_name: users, rebaseline: true}",
+        )
+        check.expect("reset --rebaseline leaves nothing to send", check.pending(), {})
+        check.dbt("run")
+        check.expect("and the next run finds nothing either", check.pending(), {})
+        state = check.sql(
+            f"select record_key, row_hash is null, change_version from {BOOKKEEPING}.users__state"
+        )
+        check.expect(
+            "the current rows are the state, under new change versions",
+            sorted(state),
+            [("1", False, 2), ("2", False, 3), ("3", False, 2), ("4", True, 2), ("5", False, 2)],
+        )
 
         write_seed(root, ["1,a@x.io,free,2024-01-01 10:00:00"])
         check.dbt("seed", "--full-refresh")
