@@ -15,8 +15,7 @@
   {%- if 'change_version' in names -%}{{ return(false) }}{%- endif -%}
   {%- set legacy = segment_profiles.bookkeeping_relation(mapping_name, 'state_legacy') -%}
   {% do run_query('drop table if exists ' ~ legacy) %}
-  {% do run_query('create table ' ~ legacy ~ ' ' ~ segment_profiles.bookkeeping_table_options()
-      ~ ' as select * from ' ~ state) %}
+  {% do segment_profiles.create_table_from(legacy, 'select * from ' ~ state) %}
   {% do run_query('drop table ' ~ state) %}
   {% do segment_profiles.ensure_state(mapping_name) %}
   {% do run_query('insert into ' ~ state ~ ' (record_key, row_hash, change_version, synced_at) select cast(record_key as '

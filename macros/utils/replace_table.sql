@@ -4,8 +4,7 @@
 
 {% macro default__replace_table(relation, sql) -%}
   {% do run_query('drop table if exists ' ~ relation) %}
-  {% do run_query('create table ' ~ relation ~ ' ' ~ segment_profiles.bookkeeping_table_options()
-      ~ ' as ' ~ sql) %}
+  {% do segment_profiles.create_table_from(relation, sql) %}
 {%- endmacro %}
 
 {% macro duckdb__replace_table(relation, sql) -%}

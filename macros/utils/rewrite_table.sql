@@ -11,7 +11,7 @@
   {%- set staging = segment_profiles.rewrite_staging_relation(relation) -%}
   {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | join(', ') -%}
   {% do run_query('drop table if exists ' ~ staging) %}
-  {% do run_query('create table ' ~ staging ~ ' as ' ~ sql) %}
+  {% do segment_profiles.create_table_from(staging, sql) %}
   {% do run_query('delete from ' ~ relation) %}
   {% do run_query('insert into ' ~ relation ~ ' select ' ~ columns ~ ' from ' ~ staging) %}
   {% do run_query('drop table ' ~ staging) %}
@@ -26,15 +26,14 @@
     deletes the old files first) leaves the staging table, and finish_interrupted_rewrite, run
     before anything reads the table again, completes the copy from it.
   -#}
-  {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | join(', ') -%}
   {%- if segment_profiles.row_level_writes() -%}
     {#- Delta and Iceberg read a snapshot: one overwrite, one commit -#}
+    {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | join(', ') -%}
     {% do run_query('insert overwrite table ' ~ relation ~ ' select ' ~ columns ~ ' from (' ~ sql ~ ') as __sp_rows') %}
     {{ return(none) }}
   {%- endif -%}
   {%- set staging = segment_profiles.rewrite_staging_relation(relation) -%}
   {% do segment_profiles.finish_interrupted_rewrite(relation) %}
-  {% do run_query('create table ' ~ staging ~ ' ' ~ segment_profiles.bookkeeping_table_options()
-      ~ ' as ' ~ sql) %}
+  {% do segment_profiles.create_table_from(staging, sql) %}
   {% do segment_profiles.finish_interrupted_rewrite(relation) %}
 {%- endmacro %}

@@ -59,7 +59,6 @@
   -#}
   {%- set relation = segment_profiles.bookkeeping_relation(mapping_name, role ~ '__sp_scratch') -%}
   {% do run_query('drop table if exists ' ~ relation) %}
-  {% do run_query('create table ' ~ relation ~ ' ' ~ segment_profiles.bookkeeping_table_options()
-      ~ ' as ' ~ sql) %}
+  {% do segment_profiles.create_table_from(relation, sql) %}
   {{ return(relation) }}
 {%- endmacro %}

@@ -53,6 +53,7 @@
   {% do run_query('select ' ~ segment_profiles.hashable_text('seen_at', available.seen_at.data_type) ~ ' from ' ~ relation) %}
   {% do run_query(segment_profiles.pending_from_changes_sql(segment_profiles.bookkeeping_relation('users', 'changes'),
       'user_id', ['email', 'user_id'], ['added', 'deleted'])) %}
+  {% do segment_profiles.create_table_from(segment_profiles.bookkeeping_relation('users', 'copy'), 'select 1 as x') %}
   {% do segment_profiles.clear_table(segment_profiles.bookkeeping_relation('users', 'acks')) %}
   {% do segment_profiles.rewrite_table(state, 'select * from ' ~ state) %}
   {% do segment_profiles.finish_interrupted_rewrite(state) %}
