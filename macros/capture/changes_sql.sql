@@ -14,7 +14,7 @@
     change is the same (a resend keeps its messageId), else one more.
   -#}
   {%- set pk = adapter.quote(primary_key) -%}
-  {%- set text = dbt.type_string() -%}
+  {%- set text = segment_profiles.text_type() -%}
   {%- set state = segment_profiles.bookkeeping_relation(mapping_name, 'state') -%}
   {%- set attempts = segment_profiles.bookkeeping_relation(mapping_name, 'attempts') -%}
   with __sp_source as (

@@ -9,9 +9,9 @@
     `dbt run` under another TZ/PGTZ hashes the same instant the same way
   -#}
   {%- if segment_profiles.is_zoned_timestamp(data_type) -%}
-    cast(({{ column }} at time zone 'UTC') as {{ dbt.type_string() }})
+    cast(({{ column }} at time zone 'UTC') as {{ segment_profiles.text_type() }})
   {%- else -%}
-    cast({{ column }} as {{ dbt.type_string() }})
+    cast({{ column }} as {{ segment_profiles.text_type() }})
   {%- endif -%}
 {%- endmacro %}
 
@@ -47,7 +47,7 @@
   {%- elif kind == 'date' -%}
     to_char({{ column }}, 'YYYY-MM-DD')
   {%- else -%}
-    cast({{ column }} as varchar)
+    cast({{ column }} as {{ segment_profiles.text_type() }})
   {%- endif -%}
 {%- endmacro %}
 

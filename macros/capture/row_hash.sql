@@ -8,20 +8,15 @@
     value), so NULL differs from '', and ('a|b', 'c') differs from ('a', 'b|c').
     with `types` (column -> data type) each value is read as session-independent text; without,
     as the session's text: the hash of states captured before hash version 2.
-    dbt's cross-database hash, concat and length: the same text and so the same md5 (as lower-case
-    hex) on every warehouse, byte for byte what hash version 2 has always stored. The case, not a
-    coalesce over the concatenation: concat() skips NULLs on some warehouses and not on others.
+    dbt's cross-database hash (md5 as lower-case hex everywhere) over row_hash_input: byte for
+    byte what hash version 2 has always stored.
   #}
-  {%- set text_type = dbt.type_string() -%}
-  {%- set parts = [] -%}
-  {%- for column in columns -%}
-    {%- set text = segment_profiles.row_hash_text(column, types) -%}
-    {%- if not loop.first -%}{%- do parts.append("'|'") -%}{%- endif -%}
-    {%- do parts.append('case when ' ~ adapter.quote(column) ~ " is null then 'n' else "
-        ~ dbt.concat(["'v'", 'cast(' ~ (dbt.length(text) | trim) ~ ' as ' ~ text_type ~ ')', "':'", text])
-        ~ ' end') -%}
-  {%- endfor -%}
-  {{ dbt.hash(dbt.concat(parts)) }}
+  {{ dbt.hash(segment_profiles.row_hash_input(columns, types)) }}
+{%- endmacro %}
+
+{% macro redshift__row_hash(columns, types=none) -%}
+  {#- md5 of the text as it is: dbt.hash casts it to text, which Redshift cuts at 256 characters -#}
+  md5({{ segment_profiles.row_hash_input(columns, types) }})
 {%- endmacro %}
 
 {% macro duckdb__row_hash(columns, types=none) -%}

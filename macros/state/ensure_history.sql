@@ -5,7 +5,7 @@
 {% macro default__ensure_history() -%}
   {#- the runner writes these; created here too so the package's models can select from them -#}
   {%- set schema = segment_profiles.bookkeeping_schema() -%}
-  {%- set text = dbt.type_string() -%}
+  {%- set text = segment_profiles.text_type() -%}
   {%- set ts = dbt.type_timestamp() -%}
   {%- set int = dbt.type_bigint() -%}
   {%- set options = segment_profiles.bookkeeping_table_options() -%}

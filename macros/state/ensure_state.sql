@@ -10,7 +10,7 @@
     the next capture. attempts: what a sync set out to send; one without an ack is in doubt.
     keys are text, so a key's identity does not depend on its column type.
   -#}
-  {%- set text = dbt.type_string() -%}
+  {%- set text = segment_profiles.text_type() -%}
   {%- set int = dbt.type_bigint() -%}
   {%- set ts = dbt.type_timestamp() -%}
   {%- set options = segment_profiles.bookkeeping_table_options() -%}

@@ -19,7 +19,7 @@
   {% do run_query('drop table ' ~ state) %}
   {% do segment_profiles.ensure_state(mapping_name) %}
   {% do run_query('insert into ' ~ state ~ ' (record_key, row_hash, change_version, synced_at) select cast(record_key as '
-      ~ dbt.type_string() ~ '), row_hash, 0, synced_at from ' ~ legacy) %}
+      ~ segment_profiles.text_type() ~ '), row_hash, 0, synced_at from ' ~ legacy) %}
   {% do run_query('drop table ' ~ legacy) %}
   {{ return(true) }}
 {%- endmacro %}

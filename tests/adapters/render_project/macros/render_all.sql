@@ -23,6 +23,7 @@
   {% do segment_profiles.bookkeeping_file_format() %}
   {% do segment_profiles.bookkeeping_table_options() %}
   {% do segment_profiles.row_level_writes() %}
+  {% do segment_profiles.text_type() %}
   {% do segment_profiles.mapping_columns(item.segment.primary_key, item.mapping) %}
   {% do segment_profiles.ensure_history() %}
   {% do segment_profiles.ensure_invalid_keys(segment_profiles.bookkeeping_relation('users', 'invalid')) %}
