@@ -12,7 +12,6 @@ Deliberately free of pytest imports so fixtures, child processes and benchmarks 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -50,10 +49,13 @@ _FAST_LOCAL = {
     "spark.sql.parquet.compression.codec": "uncompressed",
     "spark.hadoop.parquet.enable.summary-metadata": "false",
     "spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version": "2",
-    # a JVM that lives a few minutes: C1 only and the serial collector start faster
-    "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss4m",
+    # no host name lookup, no warning that it resolves to a loopback address
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.memory": "1g",
 }
+# a JVM that lives a few minutes on tiny data: C1 only and the serial collector start faster
+_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss4m"
 
 
 def spark_settings(base_dir: Path, metastore: Any) -> dict[str, str]:
@@ -88,25 +90,24 @@ def spark_settings(base_dir: Path, metastore: Any) -> dict[str, str]:
         "spark.hadoop.datanucleus.schema.autoCreateColumns": "true",
         "spark.hadoop.datanucleus.schema.autoCreateConstraints": "false",
         "spark.hadoop.hive.metastore.schema.verification": "false",
-        # Derby is not used, but Hive still writes derby.log into the working directory
-        "spark.driver.extraJavaOptions": _FAST_LOCAL["spark.driver.extraJavaOptions"]
-        + f" -Dderby.system.home={base_dir / 'derby'}",
+        # Derby is not used; should anything start it, not in the working directory
+        "spark.driver.extraJavaOptions": f"{_JAVA_OPTIONS} -Dderby.system.home={base_dir}/derby",
     }
 
 
 def start_spark(settings: dict[str, str]) -> Any:
     """Start (or join) this process's SparkSession with `settings`, quietly; the session that
-    dbt-spark's session cursor then finds with `getOrCreate()`."""
+    dbt-spark's session cursor then finds with `getOrCreate()`. The metastore is opened here
+    too (its first use takes seconds), so a bad setting fails now, not in some test's dbt run."""
     from pyspark.sql import SparkSession
 
-    # launched JVMs log to stderr at WARN by default: one line per dbt statement
-    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "pyspark-shell")
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    session.catalog.listDatabases()
     return session
 
 
