@@ -100,7 +100,7 @@ def spark_settings(
         return
     helper = _load_helper("spark_session")
     settings = helper.spark_settings(tmp_path_factory.mktemp("spark"), postgres_server)
-    helper.start_spark(settings)
+    helper.prepare_metastore(helper.start_spark(settings))
     try:
         yield settings
     finally:

@@ -20,6 +20,7 @@ from typing import Any
 __all__ = [
     "POSTGRES_JDBC_JAR",
     "spark_settings",
+    "prepare_metastore",
     "start_spark",
     "stop_spark",
     "stream_query",
@@ -109,6 +110,14 @@ def start_spark(settings: dict[str, str]) -> Any:
     logging.getLogger("py4j").setLevel(logging.WARNING)
     session.catalog.listDatabases()
     return session
+
+
+def prepare_metastore(session: Any) -> None:
+    """Have DataNucleus create the metastore's tables for databases and tables now, in this
+    process: it creates each on first need, and two processes needing one at once would race."""
+    session.sql("create database if not exists segment_metastore_warmup")
+    session.sql("create table segment_metastore_warmup.t using parquet as select 1 as n")
+    session.sql("drop database segment_metastore_warmup cascade")
 
 
 def stop_spark() -> None:
