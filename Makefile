@@ -19,9 +19,11 @@ test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
 	PYTHON=$(PYTHON) bash scripts/ensure_databricks_venv.sh
+	bash scripts/ensure_spark.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q --profile duckdb
 	$(BIN)/pytest -q --profile postgres tests/functional
+	$(BIN)/pytest -q --profile spark tests/functional
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,15 +15,14 @@ pytest_plugins = ["dbt.tests.fixtures.project"]
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_pg_server() -> Any:
+def _load_helper(name: str) -> Any:
     # tests/ is not a package; load the helper by path so every import mode finds it
-    if "tests.pg_server" in sys.modules:
-        return sys.modules["tests.pg_server"]
-    spec = importlib.util.spec_from_file_location(
-        "tests.pg_server", REPO_ROOT / "tests" / "pg_server.py"
-    )
+    qualified = f"tests.{name}"
+    if qualified in sys.modules:
+        return sys.modules[qualified]
+    spec = importlib.util.spec_from_file_location(qualified, REPO_ROOT / "tests" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["tests.pg_server"] = module
+    sys.modules[qualified] = module
     spec.loader.exec_module(module)
     return module
 
@@ -33,7 +32,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--profile",
         action="store",
         default="duckdb",
-        choices=("duckdb", "postgres"),
+        choices=("duckdb", "postgres", "spark"),
         help="the warehouse functional tests run on",
     )
 
@@ -42,15 +41,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "duckdb_only: a feature only DuckDB has (Python models); deselected elsewhere"
     )
+    config.addinivalue_line(
+        "markers",
+        "spark: runs under --profile spark too (a Spark session is slow: only these run there)",
+    )
+    config.addinivalue_line(
+        "markers", "spark_only: about Spark itself (its JVM, its metastore); deselected elsewhere"
+    )
+
+
+def _runs_on(profile: str, item: pytest.Item) -> bool:
+    if profile == "spark":
+        return bool(item.get_closest_marker("spark") or item.get_closest_marker("spark_only"))
+    if item.get_closest_marker("spark_only"):
+        return False
+    return profile == "duckdb" or not item.get_closest_marker("duckdb_only")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # deselected, not skipped: Postgres has no Python models, so there is nothing to run there
-    if config.getoption("--profile") == "duckdb":
-        return
+    # deselected, not skipped: Postgres has no Python models, so there is nothing to run there;
+    # on Spark each test costs seconds, so only the few marked for it run
+    profile = config.getoption("--profile")
     kept, dropped = [], []
     for item in items:
-        (dropped if item.get_closest_marker("duckdb_only") else kept).append(item)
+        (kept if _runs_on(profile, item) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -63,10 +77,11 @@ def profile_type(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_server(profile_type: str) -> Iterator[Any]:
-    if profile_type != "postgres":
+    """The warehouse on --profile postgres; on --profile spark, the home of the Hive metastore."""
+    if profile_type not in ("postgres", "spark"):
         yield None
         return
-    server = _load_pg_server().start_postgres()
+    server = _load_helper("pg_server").start_postgres()
     try:
         yield server
     finally:
@@ -74,9 +89,42 @@ def postgres_server(profile_type: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def warehouse_target(
+def spark_settings(
     profile_type: str, postgres_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str] | None]:
+    """The Spark settings of the whole run, with this process's SparkSession started (its JVM
+    takes seconds): dbt-spark's `method: session` cursor joins it, and a child process given
+    the same settings sees the same tables. None unless --profile spark."""
+    if profile_type != "spark":
+        yield None
+        return
+    helper = _load_helper("spark_session")
+    settings = helper.spark_settings(tmp_path_factory.mktemp("spark"), postgres_server)
+    helper.prepare_metastore(helper.start_spark(settings))
+    try:
+        yield settings
+    finally:
+        # before the metastore's PostgreSQL goes: the session holds connections to it
+        helper.stop_spark()
+
+
+@pytest.fixture(scope="session")
+def warehouse_target(
+    profile_type: str,
+    postgres_server: Any,
+    spark_settings: dict[str, str] | None,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Any]:
+    if profile_type == "spark":
+        return {
+            "type": "spark",
+            "method": "session",
+            "host": "NA",
+            # one thread: the session is shared, and its current database is per session
+            "threads": 1,
+            "schema": "segment_tests",
+            "server_side_parameters": dict(spark_settings or {}),
+        }
     if profile_type == "postgres":
         return {
             "type": "postgres",
