@@ -1,6 +1,8 @@
-"""The warehouse the dbt target points at, opened with its own driver."""
+"""The warehouse the dbt target points at, reached through the target's dbt adapter."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ..errors import SegmentProfilesError
 from ..project import DbtProject
@@ -25,24 +27,47 @@ __all__ = [
     "RecordIssue",
     "RunRecord",
     "Warehouse",
+    "adapter_for",
     "open_warehouse",
     "quote",
 ]
 
 
+def _duckdb() -> type[Warehouse]:
+    from .duckdb import DuckDBWarehouse
+
+    return DuckDBWarehouse
+
+
+def _postgres() -> type[Warehouse]:
+    from .postgres import PostgresWarehouse
+
+    return PostgresWarehouse
+
+
+# the Warehouse subclass of each dbt adapter type (imported when used: each needs its driver)
+WAREHOUSES = {"duckdb": _duckdb, "postgres": _postgres}
+
+
+def adapter_for(project: DbtProject) -> Any:
+    """The target's dbt adapter, registered as a dbt command registers it: built from this
+    runtime config, not one an earlier dbt invocation in this process left behind."""
+    from dbt.adapters.factory import get_adapter, register_adapter, reset_adapters
+    from dbt.mp_context import get_mp_context
+    from dbt_common.events.base_types import EventLevel
+
+    reset_adapters()
+    register_adapter(project.config, get_mp_context(), EventLevel.DEBUG)
+    return get_adapter(project.config)
+
+
 def open_warehouse(project: DbtProject, schema: str, wait_seconds: float = 0.0) -> Warehouse:
-    """A connection to the target's warehouse, for the bookkeeping schema given."""
+    """Connections to the target's warehouse, for the bookkeeping schema given."""
     kind = project.adapter_type
-    if kind == "duckdb":
-        from .duckdb import DuckDBWarehouse
-
-        return DuckDBWarehouse(
-            schema, project.target.get("path", ":memory:"), project.project_dir, wait_seconds
+    if kind not in WAREHOUSES:
+        raise SegmentProfilesError(
+            f"target {project.target_name!r} is a {kind!r} warehouse; supported: "
+            + ", ".join(sorted(WAREHOUSES))
         )
-    if kind == "postgres":
-        from .postgres import PostgresWarehouse
-
-        return PostgresWarehouse(schema, project.target)
-    raise SegmentProfilesError(
-        f"target {project.target_name!r} is a {kind!r} warehouse; supported: duckdb, postgres"
-    )
+    adapter = adapter_for(project)
+    return WAREHOUSES[adapter.type()]()(adapter, schema, wait_seconds)
