@@ -50,15 +50,14 @@ WAREHOUSES = {"duckdb": _duckdb, "postgres": _postgres}
 
 
 def adapter_for(project: DbtProject) -> Any:
-    """The target's dbt adapter, registered as a dbt command registers it: built from this
-    runtime config, not one an earlier dbt invocation in this process left behind."""
-    from dbt.adapters.factory import get_adapter, register_adapter, reset_adapters
+    """The target's dbt adapter, built as dbt's register_adapter builds it (the adapter class
+    of the profile's type, over this runtime config), but kept out of dbt's process-wide
+    registry: dbt commands run in this process (and whoever calls them) find there the adapter
+    they registered themselves."""
+    from dbt.adapters.factory import get_adapter_class_by_name
     from dbt.mp_context import get_mp_context
-    from dbt_common.events.base_types import EventLevel
 
-    reset_adapters()
-    register_adapter(project.config, get_mp_context(), EventLevel.DEBUG)
-    return get_adapter(project.config)
+    return get_adapter_class_by_name(project.adapter_type)(project.config, get_mp_context())
 
 
 def open_warehouse(project: DbtProject, schema: str, wait_seconds: float = 0.0) -> Warehouse:
