@@ -104,8 +104,20 @@ class Warehouse(AdapterConnections):
     stream_order = "order by p.__sp_seq"
     byte_length_sql = "octet_length"
 
+    # whether names carry the target's database: the profile may point at one that is not
+    # the session's default (a DuckDB `attach`ed one)
+    qualify_database = True
+
     # names -----------------------------------------------------------------------------
+    @property
+    def database(self) -> str | None:
+        if not self.qualify_database:
+            return None
+        return getattr(self.adapter.config.credentials, "database", None) or None
+
     def table(self, name: str) -> str:
+        if self.database:
+            return f"{quote(self.database)}.{quote(self.schema)}.{quote(name)}"
         return f"{quote(self.schema)}.{quote(name)}"
 
     def mapping_table(self, mapping: Mapping, role: str) -> str:
@@ -121,13 +133,33 @@ class Warehouse(AdapterConnections):
         with self.transaction() as cur:
             cur.execute(sql, params) if params else cur.execute(sql)
 
+    def _in_schema(self) -> tuple[str, tuple[str, ...]]:
+        """The condition on information_schema.tables for the bookkeeping schema."""
+        if self.database:
+            return f"table_catalog = {self.param} and table_schema = {self.param}", (
+                self.database,
+                self.schema,
+            )
+        return f"table_schema = {self.param}", (self.schema,)
+
     def table_exists(self, name: str) -> bool:
+        condition, params = self._in_schema()
         rows = self.query(
-            "select count(*) from information_schema.tables "
-            f"where table_schema = {self.param} and table_name = {self.param}",
-            (self.schema, name),
+            f"select count(*) from information_schema.tables where {condition} "
+            f"and table_name = {self.param}",
+            (*params, name),
         )
         return bool(rows and rows[0][0])
+
+    def bookkeeping_tables(self) -> list[str]:
+        """The tables of the bookkeeping schema, by name."""
+        condition, params = self._in_schema()
+        rows = self.query(
+            f"select table_name from information_schema.tables where {condition} "
+            "order by table_name",
+            params,
+        )
+        return [str(r[0]) for r in rows]
 
     def drop_table(self, cur: Any, name: str) -> None:
         """Drop a bookkeeping table, inside the caller's transaction."""
