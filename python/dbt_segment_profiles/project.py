@@ -115,6 +115,11 @@ def locate(
             f"no dbt_project.yml in {project_root}",
             hint="run from your dbt project or pass --project-dir",
         )
+    chosen = profiles_dir or os.environ.get("DBT_PROFILES_DIR")
+    defaulted = Path(flags.PROFILES_DIR) / "profiles.yml"
+    if not chosen and not defaulted.exists() and (project_root / "profiles.yml").exists():
+        # as earlier versions did: a profiles.yml next to dbt_project.yml, found from anywhere
+        flags = Flags(args_to_context([*argv, "--profiles-dir", str(project_root)]))
     set_flags(flags)
     try:
         profile = load_profile(

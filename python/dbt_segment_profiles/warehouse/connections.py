@@ -50,6 +50,7 @@ class AdapterConnections:
         # one connection, one transaction at a time: the acknowledger's thread commits while
         # the sync records issues, and neither may commit or roll back the other's statements
         self._lock = threading.RLock()
+        self._depth = 0  # transaction blocks open on the main connection (by the lock's owner)
         self._opened: list[Any] = []
         self._conn = self.connect("dbt-segment")
         self._reader: Any = None
@@ -79,18 +80,25 @@ class AdapterConnections:
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
-        """A cursor whose statements commit together when the block ends without error."""
+        """A cursor whose statements commit together when the block ends without error; a
+        block inside another (on the same thread) joins the transaction around it."""
         with self._lock:
             handle = self._conn.handle
             cur = handle.cursor()
-            self._begin(handle, cur)
+            outermost = self._depth == 0
+            if outermost:
+                self._begin(handle, cur)
+            self._depth += 1
             try:
                 yield cur if self.binds_parameters else InliningCursor(cur, self)
-                self._commit(handle, cur)
+                if outermost:
+                    self._commit(handle, cur)
             except BaseException:
-                self._rollback(handle, cur)
+                if outermost:
+                    self._rollback(handle, cur)
                 raise
             finally:
+                self._depth -= 1
                 self._release(cur)
 
     # a DB-API driver opens a transaction with the first statement; others override these

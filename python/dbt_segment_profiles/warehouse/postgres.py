@@ -39,9 +39,14 @@ class PostgresWarehouse(Warehouse):
 
     def connect(self, name: str) -> Any:
         connection = super().connect(name)
+        handle = connection.handle
+        # a `role` dbt set on connecting belongs to the session, not to a transaction of ours
+        # that may roll back
+        handle.commit()
         # the runner commits its own transactions (a profile's `autocommit: true` is for dbt's
         # statements), and a server-side cursor needs one
-        connection.handle.autocommit = False
+        if handle.autocommit:
+            handle.autocommit = False
         return connection
 
     def temporal_kinds(self, table: str) -> dict[str, str]:
