@@ -89,11 +89,22 @@ def locate(
     """dbt's runtime config for the project, resolved as a dbt command resolves it: the same
     flags, DBT_* variables and defaults, profiles.yml rendered by dbt (every adapter option)."""
     from dbt.cli.flags import Flags, args_to_context
+    from dbt.cli.resolvers import default_project_dir
     from dbt.config.runtime import RuntimeConfig, load_profile, load_project
     from dbt.flags import set_flags
     from dbt_common.context import set_invocation_context
     from dbt_common.exceptions import DbtBaseException
 
+    root = Path(project_dir or os.environ.get("DBT_PROJECT_DIR") or default_project_dir())
+    if not (root / "dbt_project.yml").exists():
+        raise SegmentProfilesError(
+            f"no dbt_project.yml in {root.resolve()}",
+            hint="run from your dbt project or pass --project-dir",
+        )
+    unset = not (profiles_dir or os.environ.get("DBT_PROFILES_DIR"))
+    if unset and not Path("profiles.yml").exists() and (root / "profiles.yml").exists():
+        # as earlier versions did: a profiles.yml next to dbt_project.yml, found from anywhere
+        profiles_dir = root
     argv = ["run"]
     for flag, value in (
         ("--project-dir", project_dir),
@@ -110,16 +121,6 @@ def locate(
     except Exception as exc:  # click's own usage errors, e.g. a --profiles-dir that is missing
         raise SegmentProfilesError(_one_line(exc)) from None
     project_root = Path(flags.PROJECT_DIR).resolve()
-    if not (project_root / "dbt_project.yml").exists():
-        raise SegmentProfilesError(
-            f"no dbt_project.yml in {project_root}",
-            hint="run from your dbt project or pass --project-dir",
-        )
-    chosen = profiles_dir or os.environ.get("DBT_PROFILES_DIR")
-    defaulted = Path(flags.PROFILES_DIR) / "profiles.yml"
-    if not chosen and not defaulted.exists() and (project_root / "profiles.yml").exists():
-        # as earlier versions did: a profiles.yml next to dbt_project.yml, found from anywhere
-        flags = Flags(args_to_context([*argv, "--profiles-dir", str(project_root)]))
     set_flags(flags)
     try:
         profile = load_profile(
