@@ -14,10 +14,10 @@ import json
 import time
 from pathlib import Path
 
+from dbt_segment_profiles.project import locate
 from dbt_segment_profiles.state.issues import record_issues
 from dbt_segment_profiles.sync_engine import ISSUE_ROWS
-from dbt_segment_profiles.warehouse import RecordIssue
-from dbt_segment_profiles.warehouse.duckdb import DuckDBWarehouse
+from dbt_segment_profiles.warehouse import RecordIssue, Warehouse, open_warehouse
 
 MAPPING = "bench_record_issues_alone"
 
@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     issues = [RecordIssue(str(i), "added", args.reason, "rejected") for i in range(args.rows)]
     calls = [issues[start : start + ISSUE_ROWS] for start in range(0, len(issues), ISSUE_ROWS)]
-    warehouse = DuckDBWarehouse(args.schema, args.db, Path(args.db).parent)
+    warehouse = duckdb_warehouse(Path(args.db), args.schema)
     table = warehouse.table("segment_record_issues")
     seconds, checks = [], []
     try:
@@ -55,6 +55,19 @@ def main() -> None:
         warehouse.close()
     result = {"rows": args.rows, "calls": len(calls), "seconds": seconds, "checks": checks}
     Path(args.result).write_text(json.dumps(result))
+
+
+def duckdb_warehouse(database: Path, schema: str) -> Warehouse:
+    """The DuckDB file opened as the runner opens it: through dbt, from a profile."""
+    root = database.parent / "record_issues_project"
+    root.mkdir(exist_ok=True)
+    (root / "dbt_project.yml").write_text(
+        "name: record_issues\nversion: '1.0'\nprofile: record_issues\nconfig-version: 2\n"
+    )
+    output = {"type": "duckdb", "path": str(database)}
+    profile = {"record_issues": {"target": "dev", "outputs": {"dev": output}}}
+    (root / "profiles.yml").write_text(json.dumps(profile))
+    return open_warehouse(locate(root, root), schema)
 
 
 if __name__ == "__main__":

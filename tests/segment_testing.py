@@ -212,3 +212,19 @@ def wait_for_batches(box: Sandbox, child: subprocess.Popen, batches: int) -> Non
         assert child.poll() is None, child.stderr.read() if child.stderr else ""
         assert time.monotonic() < deadline
         time.sleep(0.01)
+
+
+def duckdb_warehouse(path: Path, schema: str) -> Any:
+    """A DuckDB file opened as the runner opens a target's warehouse: through dbt, from a
+    project whose profile points at the file."""
+    from dbt_segment_profiles.project import locate
+    from dbt_segment_profiles.warehouse import open_warehouse
+
+    root = path.parent / f"{path.stem}_project"
+    root.mkdir(exist_ok=True)
+    (root / "dbt_project.yml").write_text(
+        "name: warehouse_only\nversion: '1.0'\nprofile: warehouse_only\nconfig-version: 2\n"
+    )
+    profile = {"target": "dev", "outputs": {"dev": {"type": "duckdb", "path": str(path)}}}
+    (root / "profiles.yml").write_text(json.dumps({"warehouse_only": profile}))
+    return open_warehouse(locate(root, root), schema)

@@ -37,7 +37,7 @@ class Context:
             except Exception as exc:
                 raise SegmentProfilesError(
                     f"cannot connect to the {self.project.adapter_type} warehouse of target "
-                    f"{self.project.target_name!r}: {exc}",
+                    f"{self.project.target_name!r}: {' '.join(str(exc).split())}",
                     hint="is `dbt run` still running, or are the profile's credentials right?",
                 ) from None
         return self._warehouse

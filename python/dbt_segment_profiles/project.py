@@ -6,12 +6,14 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import yaml
 
 from .errors import SegmentProfilesError
+
+if TYPE_CHECKING:
+    from dbt.config.runtime import RuntimeConfig
 
 _PROJECT_FILES = ("*.sql", "*.py", "*.yml", "*.yaml", "*.csv")
 _SOURCE_DIRS = ("models", "macros", "seeds", "snapshots")
@@ -19,15 +21,42 @@ _SOURCE_DIRS = ("models", "macros", "seeds", "snapshots")
 
 @dataclass(frozen=True)
 class DbtProject:
-    """A dbt project as the runner sees it: where things are and the resolved target."""
+    """A dbt project as the runner sees it: dbt's own runtime config for the target, and where
+    things are."""
 
-    project_dir: Path
-    profiles_dir: Path
-    target_name: str
-    target: dict[str, Any]
-    target_path: Path
-    project: dict[str, Any]
-    vars: dict[str, Any] = field(default_factory=dict)
+    config: RuntimeConfig = field(repr=False, compare=False)
+
+    @property
+    def project_dir(self) -> Path:
+        return Path(self.config.project_root)
+
+    @property
+    def profiles_dir(self) -> Path:
+        return Path(self.config.args.PROFILES_DIR)
+
+    @property
+    def target_name(self) -> str:
+        return str(self.config.target_name)
+
+    @property
+    def target(self) -> dict[str, Any]:
+        """The target as dbt's `{{ target }}` shows it (credentials' aliases included)."""
+        return self.config.to_target_dict()
+
+    @property
+    def target_path(self) -> Path:
+        return Path(self.config.project_target_path)
+
+    @property
+    def name(self) -> str:
+        return str(self.config.project_name)
+
+    @property
+    def vars(self) -> dict[str, Any]:
+        """The project's vars with --vars over them, as `var()` sees them (unrendered)."""
+        merged = dict(self.config.vars.vars)
+        merged.update(self.config.cli_vars)
+        return merged
 
     @property
     def manifest_path(self) -> Path:
@@ -35,54 +64,7 @@ class DbtProject:
 
     @property
     def adapter_type(self) -> str:
-        return str(self.target.get("type", ""))
-
-
-def _env_var(name: str, default: str | None = None) -> str:
-    if name in os.environ:
-        return os.environ[name]
-    if default is not None:
-        return default
-    raise SegmentProfilesError(
-        f"env_var('{name}') is used in the dbt config but the variable is not set",
-        hint=f"export {name}=... or give env_var a default",
-    )
-
-
-def _jinja(target: dict[str, Any] | None = None) -> jinja2.Environment:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    env.globals["env_var"] = _env_var
-    if target is not None:
-        env.globals["target"] = target
-    env.filters["as_number"] = lambda v: v
-    env.filters["as_bool"] = lambda v: v
-    env.filters["as_text"] = lambda v: v
-    env.filters["as_native"] = lambda v: v
-    return env
-
-
-def render(value: Any, env: jinja2.Environment | None = None) -> Any:
-    """Render the Jinja in a YAML value the way dbt renders profiles and vars."""
-    env = env or _jinja()
-    if isinstance(value, str) and ("{{" in value or "{%" in value):
-        return yaml.safe_load(env.from_string(value).render()) if value else value
-    if isinstance(value, dict):
-        return {k: render(v, env) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render(v, env) for v in value]
-    return value
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise SegmentProfilesError(f"{path} not found") from None
-    except yaml.YAMLError as exc:
-        raise SegmentProfilesError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise SegmentProfilesError(f"{path} must hold a mapping")
-    return data
+        return str(self.config.credentials.type)
 
 
 def parse_vars(raw: str | None) -> dict[str, Any]:
@@ -104,61 +86,115 @@ def locate(
     target: str | None = None,
     cli_vars: dict[str, Any] | None = None,
 ) -> DbtProject:
-    """Resolve the project like dbt: flags first, then DBT_* variables, then defaults."""
-    project_root = Path(project_dir or os.environ.get("DBT_PROJECT_DIR") or ".").resolve()
-    if not (project_root / "dbt_project.yml").exists():
+    """dbt's runtime config for the project, resolved as a dbt command resolves it: the same
+    flags, DBT_* variables and defaults, profiles.yml rendered by dbt (every adapter option)."""
+    from dbt.cli.flags import Flags, args_to_context
+    from dbt.cli.resolvers import default_project_dir
+    from dbt.config.runtime import RuntimeConfig, load_profile, load_project
+    from dbt.flags import set_flags
+    from dbt_common.context import set_invocation_context
+    from dbt_common.exceptions import DbtBaseException
+
+    root = Path(project_dir or os.environ.get("DBT_PROJECT_DIR") or default_project_dir())
+    if not (root / "dbt_project.yml").exists():
         raise SegmentProfilesError(
-            f"no dbt_project.yml in {project_root}",
+            f"no dbt_project.yml in {root.resolve()}",
             hint="run from your dbt project or pass --project-dir",
         )
-    project = _read_yaml(project_root / "dbt_project.yml")
-    profiles_root = _profiles_dir(profiles_dir, project_root)
-    profiles = _read_yaml(profiles_root / "profiles.yml")
-    profile_name = project.get("profile")
-    if profile_name not in profiles:
-        raise SegmentProfilesError(
-            f"profile {profile_name!r} of {project_root / 'dbt_project.yml'} is not in "
-            f"{profiles_root / 'profiles.yml'}"
+    unset = not (profiles_dir or os.environ.get("DBT_PROFILES_DIR"))
+    if unset and not Path("profiles.yml").exists() and (root / "profiles.yml").exists():
+        # as earlier versions did: a profiles.yml next to dbt_project.yml, found from anywhere
+        profiles_dir = root
+    argv = ["run"]
+    for flag, value in (
+        ("--project-dir", project_dir),
+        ("--profiles-dir", profiles_dir),
+        ("--target", target),
+        ("--vars", json.dumps(cli_vars) if cli_vars else None),
+    ):
+        if value:
+            argv += [flag, str(value)]
+    # env_var() reads the environment as it is now, as each dbt invocation does
+    set_invocation_context(os.environ)
+    try:
+        flags = Flags(args_to_context(argv))
+    except Exception as exc:  # click's own usage errors, e.g. a --profiles-dir that is missing
+        raise SegmentProfilesError(_one_line(exc)) from None
+    project_root = Path(flags.PROJECT_DIR).resolve()
+    set_flags(flags)
+    try:
+        profile = load_profile(
+            str(project_root), flags.VARS, flags.PROFILE, flags.TARGET, flags.THREADS
         )
-    profile = profiles[profile_name]
-    target_name = target or render(profile.get("target")) or "default"
-    outputs = profile.get("outputs") or {}
-    if target_name not in outputs:
-        raise SegmentProfilesError(
-            f"target {target_name!r} is not in profile {profile_name!r}",
-            hint=f"targets there: {', '.join(outputs) or 'none'}",
+        project = load_project(
+            str(project_root), bool(flags.VERSION_CHECK), profile, flags.VARS, validate=True
         )
-    target_path_name = os.environ.get("DBT_TARGET_PATH") or project.get("target-path") or "target"
-    target_path = Path(target_path_name)
-    if not target_path.is_absolute():
-        target_path = project_root / target_path
-    merged_vars = dict(project.get("vars") or {})
-    merged_vars.update(cli_vars or {})
-    return DbtProject(
-        project_dir=project_root,
-        profiles_dir=profiles_root,
-        target_name=target_name,
-        target=render(outputs[target_name]),
-        target_path=target_path,
-        project=project,
-        vars=merged_vars,
-    )
+        config = RuntimeConfig.from_parts(project, profile, flags)
+    except DbtBaseException as exc:
+        raise dbt_error(exc, f"dbt cannot read the project in {project_root}") from None
+    return DbtProject(config)
 
 
-def _profiles_dir(flag: str | Path | None, project_root: Path) -> Path:
-    if flag:
-        return Path(flag).resolve()
-    if os.environ.get("DBT_PROFILES_DIR"):
-        return Path(os.environ["DBT_PROFILES_DIR"]).resolve()
-    if (project_root / "profiles.yml").exists():
-        return project_root
-    return Path.home() / ".dbt"
+def dbt_error(exc: BaseException, context: str) -> SegmentProfilesError:
+    """A dbt exception as one line, naming what the user must fix."""
+    from dbt.exceptions import EnvVarMissingError
+
+    if isinstance(exc, EnvVarMissingError):
+        return SegmentProfilesError(
+            f"env_var('{exc.var}') is used in the dbt config but the variable is not set",
+            hint=f"export {exc.var}=... or give env_var a default",
+        )
+    return SegmentProfilesError(f"{context}: {_one_line(exc)}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = getattr(exc, "msg", None) or str(exc)
+    return " ".join(str(text).split())
+
+
+def vars_context(target: dict[str, Any], cli_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A rendering context with `target`, `env_var`, `var` (--vars only) and dbt's filters."""
+    from dbt.context.target import TargetContext
+
+    return TargetContext(target, cli_vars or {}).to_dict()
+
+
+def render_vars(value: Any, context: dict[str, Any]) -> Any:
+    """Jinja in a var rendered by dbt's own renderer, as dbt renders profiles.yml: native
+    types, `as_number`, `as_bool`..., `env_var` with its default."""
+    from dbt.config.renderer import BaseRenderer
+    from dbt_common.context import set_invocation_context
+    from dbt_common.exceptions import DbtBaseException
+
+    # env_var() reads the environment as it is now
+    set_invocation_context(os.environ)
+    try:
+        if isinstance(value, dict):
+            return BaseRenderer(context).render_data(value)
+        return BaseRenderer(context).render_value(value)
+    except DbtBaseException as exc:
+        missing = _missing_env_var(exc)
+        raise dbt_error(missing or exc, "vars.segment_profiles cannot be rendered") from None
+
+
+def _missing_env_var(exc: BaseException) -> BaseException | None:
+    from dbt.exceptions import EnvVarMissingError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, EnvVarMissingError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def segment_vars(project: DbtProject) -> Any:
-    """The `segment_profiles` var, rendered (it may use env_var and target, as in dbt)."""
-    target = {**project.target, "name": project.target_name, "target_name": project.target_name}
-    return render(project.vars.get("segment_profiles") or {}, _jinja(target))
+    """The `segment_profiles` var, rendered as dbt renders Jinja in its config: `target`,
+    `env_var`, `var`, `as_number`... (a value dbt itself hands the macros unrendered)."""
+    from dbt.context.configured import generate_schema_yml_context
+
+    raw = project.vars.get("segment_profiles") or {}
+    return render_vars(raw, generate_schema_yml_context(project.config, project.name))
 
 
 def _newest_source_mtime(project: DbtProject) -> float:

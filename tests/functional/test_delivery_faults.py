@@ -293,10 +293,11 @@ def count_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def open_bookkeeping(project: Any, target: dict[str, Any]) -> Any:
     """The runner's own connection to the warehouse the tests run on."""
-    schema = f"{project.test_schema}_segment"
-    if target["type"] == "postgres":
-        return PostgresWarehouse(schema, target)
-    return DuckDBWarehouse(schema, target["path"], Path(project.project_root))
+    from dbt_segment_profiles.project import locate
+    from dbt_segment_profiles.warehouse import open_warehouse
+
+    located = locate(project.project_root, project.profiles_dir)
+    return open_warehouse(located, f"{project.test_schema}_segment")
 
 
 class TestRejectionsInBulk:

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from dbt_segment_profiles.mappings import ACTION_FIELDS, REQUIRED_FIELDS, load_mappings
-from dbt_segment_profiles.project import _jinja, render
+from dbt_segment_profiles.project import render_vars, vars_context
 from dbt_segment_profiles.settings import _SPACE_KEYS, parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,9 @@ def test_the_readme_schema_example_is_the_demos_and_validates() -> None:
     demo = yaml.safe_load((ROOT / "integration_tests/models/schema.yml").read_text())
     assert schema_example["models"][0]["config"] == demo["models"][0]["config"]
     project_example = next(b for b in yaml_blocks() if b and "vars" in b)
-    rendered = render(project_example["vars"]["segment_profiles"], _jinja({"name": "prod"}))
+    rendered = render_vars(
+        project_example["vars"]["segment_profiles"], vars_context({"name": "prod"})
+    )
     settings, problems = parse_settings(rendered, "analytics")
     assert problems == [] and settings.schema == "segment_sync_prod"
     demo_project = yaml.safe_load((ROOT / "integration_tests/dbt_project.yml").read_text())

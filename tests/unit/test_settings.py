@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dbt_segment_profiles.project import _jinja, render
+from dbt_segment_profiles.project import render_vars, vars_context
 from dbt_segment_profiles.settings import parse_settings
 
 ENDPOINT = "{{ env_var('SEGMENT_ENDPOINT', '') }}"
 
 
 def batch_url(space: dict) -> str:
-    rendered = render({"profile_spaces": {"default": space}}, _jinja({"name": "dev"}))
+    rendered = render_vars({"profile_spaces": {"default": space}}, vars_context({"name": "dev"}))
     settings, problems = parse_settings(rendered, "analytics")
     assert problems == []
     return settings.profile_spaces["default"].batch_url

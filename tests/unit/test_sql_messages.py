@@ -14,7 +14,7 @@ import pytest
 from dbt_segment_profiles.mappings import load_mappings
 from dbt_segment_profiles.messages import Rejection, compile_mapping
 from dbt_segment_profiles.settings import parse_settings
-from dbt_segment_profiles.warehouse.duckdb import DuckDBWarehouse
+from segment_testing import duckdb_warehouse
 
 SETTINGS, _ = parse_settings({"profile_spaces": {"default": {"write_key_env": "K"}}}, "s")
 
@@ -113,7 +113,7 @@ def test_sql_built_messages_equal_the_builders(name: str, tmp_path: Path) -> Non
     result = load_mappings({"nodes": {"t": node}}, SETTINGS)
     assert result.problems == []
     (mapping,) = result.mappings
-    warehouse = DuckDBWarehouse("s", str(tmp_path / "w.duckdb"), tmp_path)
+    warehouse = duckdb_warehouse(tmp_path / "w.duckdb", "s")
     warehouse.execute("create schema s")
     warehouse.execute(TABLE)
     warehouse.execute(
@@ -220,7 +220,7 @@ def test_sql_lane_sends_decimals_and_wide_integers_with_the_builders_exact_bytes
     result = load_mappings({"nodes": {"t": node}}, SETTINGS)
     assert result.problems == []
     (mapping,) = result.mappings
-    warehouse = DuckDBWarehouse("s", str(tmp_path / "w.duckdb"), tmp_path)
+    warehouse = duckdb_warehouse(tmp_path / "w.duckdb", "s")
     warehouse.execute("create schema s")
     warehouse.execute(EXACT_TABLE)
     warehouse.execute(

@@ -284,7 +284,7 @@ def write_report(ctx: Context, mappings: list[Mapping], runs_per_mapping: int = 
     report = gather_report(
         ctx.warehouse,
         mappings,
-        str(project.project.get("name") or project.project_dir.name),
+        project.name,
         project.target_name,
         runs_per_mapping,
     )

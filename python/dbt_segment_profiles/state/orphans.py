@@ -112,12 +112,7 @@ def prune(warehouse: Warehouse, orphans: list[Orphan]) -> None:
 
 
 def _bookkeeping_tables(warehouse: Warehouse) -> list[str]:
-    rows = warehouse.query(
-        "select table_name from information_schema.tables where table_schema = "
-        f"{warehouse.param} order by table_name",
-        (warehouse.schema,),
-    )
-    return [str(r[0]) for r in rows]
+    return warehouse.bookkeeping_tables()
 
 
 __all__ = ["Orphan", "find_orphans", "prune", "rename", "renamed_from"]

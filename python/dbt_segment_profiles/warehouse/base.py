@@ -1,15 +1,16 @@
-"""Reading pending changes and writing acknowledgements, in SQL every warehouse shares."""
+"""Reading pending changes and writing acknowledgements, in SQL every warehouse shares, on
+connections the target's dbt adapter opens."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from ..mappings import Mapping
 from ..state.issues import record_issues
+from .connections import AdapterConnections, PendingStream, utc_naive
 
 OPERATIONS = ("added", "updated", "deleted")
 # how capture_mapping.sql starts the reason it records when the mass-delete guard holds a capture
@@ -26,14 +27,6 @@ def quote(identifier: str) -> str:
 
 # a warehouse-written message longer than this may pass 32 KB with its messageId and tail
 _SQL_MESSAGE_LIMIT = 32_768 - 256
-
-
-def _utc_naive(value: Any) -> Any:
-    """Timestamps go into the runs table as UTC wall time: a zoned datetime would be stored
-    in the session's time zone."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
 
 
 class MappingsLocked(Exception):
@@ -103,48 +96,28 @@ class RunRecord:
 RUN_COLUMNS = tuple(RunRecord.__dataclass_fields__)
 
 
-class PendingStream:
-    """Pending rows of one mapping in chunks, with the names of their columns."""
+class Warehouse(AdapterConnections):
+    """The SQL every warehouse shares; a subclass per dbt adapter type adds its dialect."""
 
-    def __init__(self, columns: Sequence[str], chunks: Iterator[list[tuple]]):
-        self.columns = list(columns)
-        self._chunks = chunks
-
-    def __iter__(self) -> Iterator[list[tuple]]:
-        return self._chunks
-
-    def close(self) -> None:
-        """Stop reading early; the cursor is released now, not when garbage is collected."""
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            close()
-
-
-class Warehouse:
-    """Shared SQL; subclasses open connections and stream rows their own way."""
-
-    param = "?"
     timestamp_type = "timestamp"
     # how pending rows are read; a warehouse that keeps insertion order may skip the sort
     stream_order = "order by p.__sp_seq"
     byte_length_sql = "octet_length"
 
-    def __init__(self, schema: str):
-        self.schema = schema
-
-    # connections -----------------------------------------------------------------------
-    def transaction(self) -> AbstractContextManager[Any]:
-        """A cursor whose statements commit together when the block ends without error."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def stream(self, sql: str, chunk_rows: int) -> PendingStream:
-        raise NotImplementedError
+    # whether names carry the target's database: the profile may point at one that is not
+    # the session's default (a DuckDB `attach`ed one)
+    qualify_database = True
 
     # names -----------------------------------------------------------------------------
+    @property
+    def database(self) -> str | None:
+        if not self.qualify_database:
+            return None
+        return getattr(self.adapter.config.credentials, "database", None) or None
+
     def table(self, name: str) -> str:
+        if self.database:
+            return f"{quote(self.database)}.{quote(self.schema)}.{quote(name)}"
         return f"{quote(self.schema)}.{quote(name)}"
 
     def mapping_table(self, mapping: Mapping, role: str) -> str:
@@ -160,13 +133,33 @@ class Warehouse:
         with self.transaction() as cur:
             cur.execute(sql, params) if params else cur.execute(sql)
 
+    def _in_schema(self) -> tuple[str, tuple[str, ...]]:
+        """The condition on information_schema.tables for the bookkeeping schema."""
+        if self.database:
+            return f"table_catalog = {self.param} and table_schema = {self.param}", (
+                self.database,
+                self.schema,
+            )
+        return f"table_schema = {self.param}", (self.schema,)
+
     def table_exists(self, name: str) -> bool:
+        condition, params = self._in_schema()
         rows = self.query(
-            "select count(*) from information_schema.tables "
-            f"where table_schema = {self.param} and table_name = {self.param}",
-            (self.schema, name),
+            f"select count(*) from information_schema.tables where {condition} "
+            f"and table_name = {self.param}",
+            (*params, name),
         )
         return bool(rows and rows[0][0])
+
+    def bookkeeping_tables(self) -> list[str]:
+        """The tables of the bookkeeping schema, by name."""
+        condition, params = self._in_schema()
+        rows = self.query(
+            f"select table_name from information_schema.tables where {condition} "
+            "order by table_name",
+            params,
+        )
+        return [str(r[0]) for r in rows]
 
     def drop_table(self, cur: Any, name: str) -> None:
         """Drop a bookkeeping table, inside the caller's transaction."""
@@ -394,7 +387,7 @@ class Warehouse:
         columns = ", ".join(RUN_COLUMNS)
         self.execute(
             f"insert into {self.table('segment_runs')} ({columns}) values ({marks})",
-            [_utc_naive(getattr(run, c)) for c in RUN_COLUMNS],
+            [utc_naive(getattr(run, c)) for c in RUN_COLUMNS],
         )
 
     def record_issues(self, mapping: Mapping, issues: Sequence[RecordIssue]) -> None:

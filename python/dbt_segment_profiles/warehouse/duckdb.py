@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from ..errors import SegmentProfilesError
 from ..mappings import Mapping
-from .base import PendingStream, SqlMessages, Warehouse
+from .base import SqlMessages, Warehouse
 from .duckdb_messages import sql_messages as duckdb_sql_messages
 
 _LOCK_HOLDER = re.compile(r"lock is held in (\S+) \(PID (\d+)\)")
@@ -30,44 +28,86 @@ _TEMPORAL = {
 
 
 class DuckDBWarehouse(Warehouse):
+    """dbt-duckdb's connections: each a cursor of the one database instance dbt-duckdb keeps
+    in this process, with the profile's settings, extensions, attachments and plugins."""
+
     param = "?"
     # pending tables keep insertion (= sequence) order, and a sort would hold every pending row
     # in memory; acknowledgements sort each batch's sequence numbers themselves
     stream_order = ""
     byte_length_sql = "strlen"
 
-    def __init__(self, schema: str, path: str, project_dir: Path, wait_seconds: float = 0.0):
-        super().__init__(schema)
-        import duckdb
-
-        database = Path(path)
-        if str(path) != ":memory:" and not database.is_absolute():
-            # dbt resolves a relative DuckDB path against the directory dbt runs in
-            database = project_dir / database
-        self._conn = _connect(duckdb, str(database), wait_seconds)
+    def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
+        self._wait_seconds = wait_seconds
+        super().__init__(adapter, schema)
         # DuckDB's buffer pool would otherwise grow with the tables read; bounded, it spills to
-        # disk. Set, not passed to connect, and restored on close: dbt may share the database
-        # instance in this process.
-        rows = self._conn.execute("select current_setting('memory_limit')").fetchall()
-        self._previous_memory_limit = str(rows[0][0])
-        self._conn.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+        # disk. Set, not configured, and restored on close: the database instance is dbt's, and
+        # shared in this process. A memory_limit in the profile's settings is the user's choice.
+        self._previous_memory_limit: str | None = None
+        settings = adapter.config.credentials.settings or {}
+        if "memory_limit" not in {str(k).lower() for k in settings}:
+            with self.transaction() as cur:
+                cur.execute("select current_setting('memory_limit')")
+                self._previous_memory_limit = str(cur.fetchall()[0][0])
+                cur.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
 
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        cur = self._conn.cursor()
+    def connect(self, name: str) -> Any:
+        """DuckDB admits one process per database file: wait for the other one, or say who
+        it is."""
+        deadline = time.monotonic() + max(0.0, self._wait_seconds)
+        while True:
+            try:
+                return super().connect(name)
+            except Exception as exc:
+                text = _lock_error(exc)
+                if text is None:
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = _LOCK_HOLDER.search(text)
+                    who = (
+                        f"process {holder.group(1)} (PID {holder.group(2)})"
+                        if holder
+                        else "another process"
+                    )
+                    database = self.adapter.config.credentials.path
+                    raise SegmentProfilesError(
+                        f"the DuckDB file {database} is in use by {who}: a `dbt run` or another "
+                        "`dbt-segment sync` holds it, and DuckDB admits one writer at a time",
+                        hint="wait for it to end, or pass --wait SECONDS to wait for it",
+                    ) from None
+                time.sleep(0.5)
+
+    # the handle's cursor is the connection itself (a cursor of dbt-duckdb's instance): it
+    # has its own transactions, and stays open until the connection is closed
+    def _begin(self, handle: Any, cur: Any) -> None:
         cur.begin()
-        try:
-            yield cur
-            cur.commit()
-        except BaseException:
-            cur.rollback()
-            raise
-        finally:
-            cur.close()
+
+    def _commit(self, handle: Any, cur: Any) -> None:
+        cur.commit()
+
+    def _rollback(self, handle: Any, cur: Any) -> None:
+        cur.rollback()
+
+    def _release(self, cur: Any) -> None:
+        pass
+
+    def _end_stream(self, handle: Any, cur: Any) -> None:
+        pass
+
+    def _row_converter(self, description: Any) -> Callable[[list[tuple]], list[tuple]] | None:
+        # DuckDB hands JSON columns over as text; Postgres' driver parses them, so do it here
+        json_columns = [i for i, d in enumerate(description) if str(d[1]) == "JSON"]
+        if not json_columns:
+            return None
+        return lambda rows: _parse_json(rows, json_columns)
 
     def close(self) -> None:
-        self._conn.execute(f"set memory_limit = '{self._previous_memory_limit}'")
-        self._conn.close()
+        if self._previous_memory_limit is not None and self._opened:
+            try:
+                self.execute(f"set memory_limit = '{self._previous_memory_limit}'")
+            except Exception:  # the instance may be gone already; closing goes on
+                pass
+        super().close()
 
     def column_types(self, table: str) -> dict[str, str]:
         with self.transaction() as cur:
@@ -88,51 +128,16 @@ class DuckDBWarehouse(Warehouse):
             expression = f"timezone('UTC', {expression})"
         return f"strftime({expression}, '%Y-%m-%dT%H:%M:%S.%gZ')"
 
-    def stream(self, sql: str, chunk_rows: int) -> PendingStream:
-        # its own connection to the database: acknowledgements commit on others while this
-        # result is still being read
-        reader = self._conn.cursor()
-        reader.execute(sql)
-        columns = [d[0] for d in reader.description]
-        # DuckDB hands JSON columns over as text; Postgres' driver parses them, so do it here
-        json_columns = [i for i, d in enumerate(reader.description) if str(d[1]) == "JSON"]
 
-        def chunks() -> Iterator[list[tuple]]:
-            try:
-                while True:
-                    rows = reader.fetchmany(chunk_rows)
-                    if not rows:
-                        return
-                    yield _parse_json(rows, json_columns) if json_columns else rows
-            finally:
-                reader.close()
-
-        return PendingStream(columns, chunks())
-
-
-def _connect(duckdb: Any, database: str, wait_seconds: float) -> Any:
-    """DuckDB admits one process per database file: wait for the other one, or say who it is."""
-    deadline = time.monotonic() + max(0.0, wait_seconds)
-    while True:
-        try:
-            return duckdb.connect(database)
-        except duckdb.IOException as exc:
-            text = str(exc)
-            if "lock" not in text.lower():
-                raise
-            if time.monotonic() >= deadline:
-                holder = _LOCK_HOLDER.search(text)
-                who = (
-                    f"process {holder.group(1)} (PID {holder.group(2)})"
-                    if holder
-                    else "another process"
-                )
-                raise SegmentProfilesError(
-                    f"the DuckDB file {database} is in use by {who}: a `dbt run` or another "
-                    "`dbt-segment sync` holds it, and DuckDB admits one writer at a time",
-                    hint="wait for it to end, or pass --wait SECONDS to wait for it",
-                ) from None
-            time.sleep(0.5)
+def _lock_error(exc: BaseException) -> str | None:
+    """The text of DuckDB's "could not set lock" error, wherever dbt wrapped it; else None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen)
+        if "lock" in text.lower() and ("IO Error" in text or "IOException" in type(seen).__name__):
+            return text
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _parse_json(rows: list[tuple], indexes: list[int]) -> list[tuple]:

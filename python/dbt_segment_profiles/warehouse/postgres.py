@@ -5,15 +5,13 @@ from __future__ import annotations
 import itertools
 import os
 import socket
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from ..mappings import Mapping
-from .base import MappingsLocked, PendingStream, Warehouse, quote
+from .base import MappingsLocked, Warehouse, quote
 
 _cursor_names = itertools.count()
 # type OIDs of date, timestamp and timestamptz
@@ -24,47 +22,32 @@ LOCK_CLASS = 24167
 
 
 class PostgresWarehouse(Warehouse):
+    """dbt-postgres' connections (psycopg2): a server-side cursor streams pending rows on a
+    second connection while the first commits acknowledgements."""
+
     param = "%s"
     timestamp_type = "timestamptz"
 
-    def __init__(self, schema: str, target: dict[str, Any]):
-        super().__init__(schema)
-        import psycopg2
+    def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         import psycopg2.extras
 
         # JSON and JSONB arrive as Python objects, like DuckDB's STRUCT and MAP
         psycopg2.extras.register_default_json(globally=True)
         psycopg2.extras.register_default_jsonb(globally=True)
-        self._connect_args = {
-            "host": target.get("host"),
-            "port": int(target.get("port", 5432)),
-            "user": target.get("user"),
-            "password": target.get("password") or target.get("pass"),
-            "dbname": target.get("dbname") or target.get("database"),
-            "sslmode": target.get("sslmode"),
-            "connect_timeout": int(target.get("connect_timeout", 10)),
-            "application_name": "dbt-segment-profiles",
-        }
-        self._connect_args = {k: v for k, v in self._connect_args.items() if v is not None}
-        self._conn = psycopg2.connect(**self._connect_args)
-        # one connection, one transaction at a time: the acknowledger's thread commits while
-        # the sync records issues, and neither may commit or roll back the other's statements
-        self._lock = threading.RLock()
-        self._reader = None
+        super().__init__(adapter, schema)
         self._locked: list[str] = []
 
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        with self._lock:
-            cur = self._conn.cursor()
-            try:
-                yield cur
-                self._conn.commit()
-            except BaseException:
-                self._conn.rollback()
-                raise
-            finally:
-                cur.close()
+    def connect(self, name: str) -> Any:
+        connection = super().connect(name)
+        handle = connection.handle
+        # a `role` dbt set on connecting belongs to the session, not to a transaction of ours
+        # that may roll back
+        handle.commit()
+        # the runner commits its own transactions (a profile's `autocommit: true` is for dbt's
+        # statements), and a server-side cursor needs one
+        if handle.autocommit:
+            handle.autocommit = False
+        return connection
 
     def temporal_kinds(self, table: str) -> dict[str, str]:
         with self.transaction() as cur:
@@ -144,32 +127,12 @@ class PostgresWarehouse(Warehouse):
             return name
         return f"{name} (pid {pid}, since {since} UTC)"
 
-    def close(self) -> None:
-        self._conn.close()
-        if self._reader is not None:
-            self._reader.close()
+    def _stream_cursor(self, handle: Any) -> Any:
+        # a named cursor is a server-side one: rows come over as fetchmany asks for them
+        cur = handle.cursor(name=f"segment_pending_{next(_cursor_names)}")
+        return cur
 
-    def stream(self, sql: str, chunk_rows: int) -> PendingStream:
-        import psycopg2
-
-        if self._reader is None or self._reader.closed:
-            self._reader = psycopg2.connect(**self._connect_args)
-        cur = self._reader.cursor(name=f"segment_pending_{next(_cursor_names)}")
-        cur.itersize = chunk_rows
-        cur.execute(sql)
-        first = cur.fetchmany(chunk_rows)
-        columns = [d[0] for d in cur.description]
-        reader = self._reader
-
-        def chunks() -> Iterator[list[tuple]]:
-            try:
-                rows = first
-                while rows:
-                    yield rows
-                    rows = cur.fetchmany(chunk_rows)
-            finally:
-                if not reader.closed:
-                    cur.close()
-                    reader.rollback()
-
-        return PendingStream(columns, chunks())
+    def _end_stream(self, handle: Any, cur: Any) -> None:
+        if not handle.closed:
+            cur.close()
+            handle.rollback()

@@ -1,0 +1,197 @@
+"""Connections to the target's warehouse, opened by its dbt adapter: transactions, parameters
+and streaming, with a hook for each thing a driver does its own way."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+
+def utc_naive(value: Any) -> Any:
+    """Timestamps go into the runs table as UTC wall time: a zoned datetime would be stored
+    in the session's time zone."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+class PendingStream:
+    """Pending rows of one mapping in chunks, with the names of their columns."""
+
+    def __init__(self, columns: Sequence[str], chunks: Iterator[list[tuple]]):
+        self.columns = list(columns)
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[list[tuple]]:
+        return self._chunks
+
+    def close(self) -> None:
+        """Stop reading early; the cursor is released now, not when garbage is collected."""
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
+class AdapterConnections:
+    """What every warehouse does with its connections; subclasses say how their driver
+    begins and ends transactions, binds parameters and streams rows."""
+
+    param = "?"
+    # False for a driver that cannot bind parameters: each is rendered as a literal instead
+    binds_parameters = True
+
+    def __init__(self, adapter: Any, schema: str):
+        self.adapter = adapter
+        self.schema = schema
+        # one connection, one transaction at a time: the acknowledger's thread commits while
+        # the sync records issues, and neither may commit or roll back the other's statements
+        self._lock = threading.RLock()
+        self._depth = 0  # transaction blocks open on the main connection (by the lock's owner)
+        self._opened: list[Any] = []
+        self._conn = self.connect("dbt-segment")
+        self._reader: Any = None
+
+    # connections -----------------------------------------------------------------------
+    def connect(self, name: str) -> Any:
+        """A new dbt `Connection`, opened by the adapter's own ConnectionManager with the
+        profile's credentials (every option of the target applies); `.handle` is the driver's
+        DB-API connection."""
+        from dbt.adapters.contracts.connection import Connection
+
+        connection = Connection(
+            type=self.adapter.type(), name=name, credentials=self.adapter.config.credentials
+        )
+        connection = self.adapter.connections.open(connection)
+        self._opened.append(connection)
+        return connection
+
+    def close(self) -> None:
+        for connection in reversed(self._opened):
+            try:
+                self.adapter.connections.close(connection)
+            except Exception:  # closing is best effort: the work is committed or rolled back
+                pass
+        self._opened = []
+        self._reader = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A cursor whose statements commit together when the block ends without error; a
+        block inside another (on the same thread) joins the transaction around it."""
+        with self._lock:
+            handle = self._conn.handle
+            cur = handle.cursor()
+            outermost = self._depth == 0
+            if outermost:
+                self._begin(handle, cur)
+            self._depth += 1
+            try:
+                yield cur if self.binds_parameters else InliningCursor(cur, self)
+                if outermost:
+                    self._commit(handle, cur)
+            except BaseException:
+                if outermost:
+                    self._rollback(handle, cur)
+                raise
+            finally:
+                self._depth -= 1
+                self._release(cur)
+
+    # a DB-API driver opens a transaction with the first statement; others override these
+    def _begin(self, handle: Any, cur: Any) -> None:
+        pass
+
+    def _commit(self, handle: Any, cur: Any) -> None:
+        handle.commit()
+
+    def _rollback(self, handle: Any, cur: Any) -> None:
+        handle.rollback()
+
+    def _release(self, cur: Any) -> None:
+        cur.close()
+
+    def literal(self, value: Any) -> str:
+        """A value as a SQL literal, for drivers that cannot bind parameters."""
+        if value is None:
+            return "null"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float, Decimal)):
+            return repr(value) if isinstance(value, float) else str(value)
+        if isinstance(value, datetime):
+            return f"timestamp '{utc_naive(value).isoformat(sep=' ')}'"
+        if isinstance(value, date):
+            return f"date '{value.isoformat()}'"
+        if isinstance(value, (list, tuple)):
+            return f"array({', '.join(self.literal(v) for v in value)})"
+        return "'" + str(value).replace("'", "''") + "'"
+
+    def inline(self, sql: str, params: Sequence[Any]) -> str:
+        """`sql` with each placeholder replaced by its parameter as a literal."""
+        parts = sql.split(self.param)
+        if len(parts) != len(params) + 1:
+            raise ValueError(f"{len(parts) - 1} placeholders for {len(params)} parameters")
+        out = [parts[0]]
+        for value, part in zip(params, parts[1:]):
+            out += [self.literal(value), part]
+        return "".join(out)
+
+    def stream(self, sql: str, chunk_rows: int) -> PendingStream:
+        """Rows of `sql` in chunks of `chunk_rows`, read with the driver's `fetchmany` on a
+        connection of their own: acknowledgements commit on the main one meanwhile."""
+        if self._reader is None:
+            self._reader = self.connect("dbt-segment-reader")
+        reader = self._reader
+        cur = self._stream_cursor(reader.handle)
+        if self.binds_parameters:
+            cur.execute(sql)
+        else:
+            InliningCursor(cur, self).execute(sql)
+        # a server-side cursor describes its columns once the first rows are fetched
+        first = self._fetch(cur, chunk_rows)
+        columns = [d[0] for d in cur.description]
+        convert = self._row_converter(cur.description)
+
+        def chunks() -> Iterator[list[tuple]]:
+            try:
+                rows = first
+                while rows:
+                    yield convert(rows) if convert else rows
+                    rows = self._fetch(cur, chunk_rows)
+            finally:
+                self._end_stream(reader.handle, cur)
+
+        return PendingStream(columns, chunks())
+
+    # how a warehouse streams: its cursor, its fetch, what it converts, how it ends
+    def _stream_cursor(self, handle: Any) -> Any:
+        return handle.cursor()
+
+    def _fetch(self, cur: Any, chunk_rows: int) -> list[tuple]:
+        return cur.fetchmany(chunk_rows)
+
+    def _row_converter(self, description: Any) -> Callable[[list[tuple]], list[tuple]] | None:
+        return None
+
+    def _end_stream(self, handle: Any, cur: Any) -> None:
+        cur.close()
+
+
+class InliningCursor:
+    """A cursor for a driver without parameter binding: parameters become literals."""
+
+    def __init__(self, cursor: Any, warehouse: AdapterConnections):
+        self._cursor = cursor
+        self._warehouse = warehouse
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if params:
+            sql = self._warehouse.inline(sql, params)
+        return self._cursor.execute(sql)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
