@@ -42,6 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "duckdb_only: a feature only DuckDB has (Python models); deselected elsewhere"
     )
     config.addinivalue_line(
+        "markers", "postgres_only: about Postgres' own connection options; deselected elsewhere"
+    )
+    config.addinivalue_line(
         "markers",
         "spark: runs under --profile spark too (a Spark session is slow: only these run there)",
     )
@@ -55,6 +58,8 @@ def _runs_on(profile: str, item: pytest.Item) -> bool:
         return bool(item.get_closest_marker("spark") or item.get_closest_marker("spark_only"))
     if item.get_closest_marker("spark_only"):
         return False
+    if item.get_closest_marker("postgres_only"):
+        return profile == "postgres"
     return profile == "duckdb" or not item.get_closest_marker("duckdb_only")
 
 

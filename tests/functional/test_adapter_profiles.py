@@ -106,6 +106,7 @@ class TestDuckDBProfileOptions:
         assert 'extension "parquet"' in line
 
 
+@pytest.mark.postgres_only
 class TestPostgresProfileOptions:
     """sslmode, search_path and keepalives_idle reach the runner's connections."""
 
@@ -127,10 +128,8 @@ class TestPostgresProfileOptions:
         return {"dim_users.sql": users_model_sql(ROWS), "schema.yml": USERS_YML}
 
     def test_the_profiles_connection_options_apply_and_a_sync_works(
-        self, project: Any, sandbox: Any, profile_type: str
+        self, project: Any, sandbox: Any
     ) -> None:
-        if profile_type != "postgres":
-            pytest.skip("Postgres connection options")
         run_dbt(["deps"])
         run_dbt(["run"])
         code, document = segment(project, "sync")
