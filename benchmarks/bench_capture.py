@@ -24,6 +24,19 @@ most 3.5 times the copy (wall time).
 
 --package runs the benchmark against another copy of the package (to try a change to the macros
 without touching the repository); --send sets the mapping's send list (default: the package's).
+--profile spark runs the same on Spark (dbt-spark `method: session`, parquet tables, a local[2]
+Spark with --shuffle-partitions partitions and --driver-memory, the embedded Derby metastore
+under the scratch directory): dbt runs in this process (dbtRunner), so the model, the capture
+and the reference copy all run in one SparkSession (one JVM). The model is generated with
+Spark's `range()`; the day-1 rows are acknowledged as a sync would record them (appended to
+`<mapping>__acks`) and folded into the state by `dbt run-operation
+segment_profiles.fold_acknowledgements` before day 2; the copy is `create table ... using parquet
+as select * from <model>` through the same session. CPU time there is this process's plus the
+JVM's (/proc). Needs `pip install "dbt-spark[session]"` and Java 17.
+
+    .venv/bin/python benchmarks/bench_capture.py --profile spark --quick --repeats 2
+    .venv/bin/python benchmarks/bench_capture.py --profile spark --rows 10000000 --repeats 2
+
 The exit code is 1 only on errors: a failing dbt command, or pending changes other than the ones
 the day-2 data makes.
 """
@@ -142,6 +155,66 @@ models:
                   created_at: signed_up_at
                   lifetime_value: lifetime_value
 """
+
+
+SPARK_PROFILES_YML = """\
+bench_capture:
+  target: spark
+  outputs:
+    spark:
+      type: spark
+      method: session
+      host: NA
+      schema: {schema}
+      threads: 1
+      server_side_parameters: {parameters}
+"""
+
+# the same rows as MODEL_SQL, in Spark SQL
+SPARK_MODEL_SQL = """\
+{% set rows = var('rows') | int %}
+{% set day = var('day') | int %}
+{% set last_id = rows + (rows // 100 if day >= 2 else 0) %}
+select
+    id,
+    concat('user', id, '@example.com') as email,
+    case
+        when {{ day }} >= 2 and id % 100 = 0 then concat('Renamed', id)
+        else concat('First', id % 997)
+    end as first_name,
+    concat('Last', id % 4999) as last_name,
+    element_at(array('free', 'starter', 'pro', 'enterprise'), cast(id % 4 + 1 as int)) as plan,
+    timestamp_seconds(1577836800 + id * 7919 % 126230400) as signed_up_at,
+    ((id * 2654435761) % 1000000) / 100.0 as lifetime_value,
+    element_at(array('US', 'DE', 'FR', 'GB', 'IN', 'BR', 'JP'), cast(id % 7 + 1 as int)) as country
+from range(1, {{ last_id }} + 1)
+"""
+
+
+def spark_settings(base: Path, shuffle_partitions: int, driver_memory: str) -> dict[str, str]:
+    """A local Spark for millions of rows: tests/spark_session.py's settings (local[2], no UI,
+    parquet tables under one warehouse directory) but with a few shuffle partitions instead of
+    one, adaptive execution and broadcast joins left on, snappy parquet and the JVM's default
+    JIT and collector, and the embedded Derby metastore (one process: this one)."""
+    return {
+        "spark.master": "local[2]",
+        "spark.driver.memory": driver_memory,
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.default.parallelism": str(shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(base / "warehouse"),
+        "spark.local.dir": str(base / "scratch"),
+        "spark.sql.legacy.createHiveTableByDefault": "false",
+        "spark.sql.sources.default": "parquet",
+        "spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version": "2",
+        "spark.hadoop.parquet.enable.summary-metadata": "false",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={base / 'derby'}",
+    }
 
 
 class BenchError(Exception):
@@ -307,6 +380,12 @@ class Project:
             con.execute(f"drop table if exists {SCHEMA}.bench_copy")
         return samples
 
+    def extra_commands(self) -> list[str]:
+        return [
+            f"(python duckdb, after day 1) {self.mark_synced_sql()}",
+            f"(python duckdb, after day 2) {self.copy_sql()}",
+        ]
+
     def model_statements(self) -> list[tuple[float, str]]:
         """Each statement of the model in the last `dbt run`, with its time (logs/dbt.log)."""
         log = self.dir / "logs" / "dbt.log"
@@ -332,15 +411,176 @@ class Project:
         return statements
 
 
+def jvm_cpu(pid: int) -> float:
+    """User + system CPU time of process `pid` (the JVM PySpark started), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class SparkProject(Project):
+    """The scratch project on Spark: dbt runs in this process, so the model, the capture and
+    the copy share one SparkSession. `base` holds the warehouse and the Derby metastore for
+    every row count of the run (a JVM's warehouse is fixed): each project starts by dropping
+    the databases the previous one left."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        package: Path,
+        send: list[str] | None,
+        base: Path,
+        settings: dict[str, str],
+    ) -> None:
+        super().__init__(workdir, package, send)
+        self.base = base
+        (workdir / "dbt_project.yml").write_text(
+            DBT_PROJECT_YML.replace(
+                "    +materialized: table\n",
+                "    +materialized: table\n    +file_format: parquet\n",
+            ).replace("  segment_profiles:\n", "  segment_profiles:\n    file_format: parquet\n")
+        )
+        (workdir / "profiles.yml").write_text(
+            SPARK_PROFILES_YML.format(schema=SCHEMA, parameters=json.dumps(settings))
+        )
+        (workdir / "models" / f"{MODEL}.sql").write_text(SPARK_MODEL_SQL)
+        os.environ.update(
+            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+            DO_NOT_TRACK="1",
+            BENCH_CAPTURE_WRITE_KEY="bench-write-key",
+        )
+        self.spark = self.start(settings)
+        jvm = self.spark.sparkContext._jvm
+        self.jvm_pid = int(jvm.java.lang.ProcessHandle.current().pid())
+        for schema in (SCHEMA, BOOKKEEPING_SCHEMA):
+            self.spark.sql(f"drop database if exists {schema} cascade")
+        self.spark.sql(f"create database {SCHEMA}")
+        from dbt.cli.main import dbtRunner
+
+        self.runner = dbtRunner()
+        self.fold_seconds = 0.0
+
+    @staticmethod
+    def start(settings: dict[str, str]):  # noqa: ANN205 (pyspark is imported lazily)
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder.enableHiveSupport()
+        for key, value in settings.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
+        return session
+
+    @staticmethod
+    def stop() -> None:
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.getActiveSession()
+        if session is not None:
+            session.stop()
+
+    def cpu(self) -> float:
+        return own_cpu() + jvm_cpu(self.jvm_pid)
+
+    def sql(self, statement: str) -> list[tuple]:
+        return [tuple(row) for row in self.spark.sql(statement).collect()]
+
+    def dbt(self, *args: str) -> float:
+        """Run dbt in this process; return the CPU time of this process and the JVM."""
+        text = shlex.join(["dbt", *args])
+        if text not in self.commands:
+            self.commands.append(text)
+        cpu = self.cpu()
+        # --quiet: dbt's console output (its debug log still goes to logs/dbt.log)
+        done = self.runner.invoke(
+            [*args, "--quiet", "--project-dir", str(self.dir), "--profiles-dir", str(self.dir)]
+        )
+        cpu = self.cpu() - cpu
+        if not done.success:
+            errors = [
+                r.message
+                for r in getattr(done.result, "results", None) or []
+                if str(r.status) in ("error", "fail")
+            ]
+            raise BenchError(f"{text} failed in {self.dir}: {done.exception or errors}")
+        return cpu
+
+    def mark_synced_sql(self) -> str:
+        return (
+            f"insert into {self.table('acks')} select __sp_key, __sp_hash, __sp_op, __sp_version,"
+            f" current_timestamp() from {self.table('pending')}"
+        )
+
+    def fold_args(self) -> tuple[str, ...]:
+        return (
+            "run-operation",
+            "segment_profiles.fold_acknowledgements",
+            "--args",
+            json.dumps({"mapping_name": MAPPING}),
+        )
+
+    def mark_synced(self) -> int:
+        """What an acknowledged sync of every pending row records (the acks), folded into the
+        state as the next capture would, but now: day 2's runs are then alike."""
+        self.sql(self.mark_synced_sql())
+        started = time.perf_counter()
+        self.dbt(*self.fold_args())
+        self.fold_seconds = time.perf_counter() - started
+        rows = self.sql(f"select count(*) from {self.table('state')} where row_hash is not null")
+        return int(rows[0][0])
+
+    def pending_counts(self) -> dict[str, int]:
+        rows = self.sql(f"select __sp_op, count(*) from {self.table('pending')} group by 1")
+        invalid = self.sql(f"select count(*) from {self.table('invalid')}")
+        counts = dict.fromkeys(("added", "updated", "deleted"), 0)
+        counts.update({str(op): int(n) for op, n in rows})
+        counts["invalid"] = int(invalid[0][0])
+        return counts
+
+    def copy_sql(self) -> str:
+        return f"create table {SCHEMA}.bench_copy using parquet as select * from {SCHEMA}.{MODEL}"
+
+    def copy_times(self, repeats: int) -> list[Sample]:
+        """`create table ... using parquet as select * from <model>` in the same SparkSession."""
+        samples = []
+        for _ in range(repeats):
+            self.sql(f"drop table if exists {SCHEMA}.bench_copy")
+            cpu, started = self.cpu(), time.perf_counter()
+            self.sql(self.copy_sql())
+            samples.append(Sample(time.perf_counter() - started, self.cpu() - cpu))
+        self.sql(f"drop table if exists {SCHEMA}.bench_copy")
+        return samples
+
+    def extra_commands(self) -> list[str]:
+        return [
+            f"(this process's SparkSession, after day 1, before the run-operation)"
+            f" {self.mark_synced_sql()}",
+            f"(this process's SparkSession, after day 2) {self.copy_sql()}",
+        ]
+
+
 def expected_day2(rows: int) -> dict[str, int]:
     return {"added": rows // 100, "updated": rows // 100, "deleted": 0, "invalid": 0}
 
 
-def bench(rows: int, repeats: int, package: Path, send: list[str] | None, keep: bool) -> Result:
-    workdir = Path(tempfile.mkdtemp(prefix=f"bench-capture-{rows}-"))
+def bench(
+    rows: int,
+    repeats: int,
+    package: Path,
+    send: list[str] | None,
+    keep: bool,
+    spark: tuple[Path, dict[str, str]] | None = None,
+) -> Result:
+    """One row count. `spark`: (the run's base directory, the Spark settings); None: DuckDB."""
+    if spark is None:
+        workdir = Path(tempfile.mkdtemp(prefix=f"bench-capture-{rows}-"))
+    else:
+        workdir = spark[0] / f"project-{rows}"
     result = Result(rows)
     try:
-        project = Project(workdir, package, send)
+        if spark is None:
+            project = Project(workdir, package, send)
+        else:
+            project = SparkProject(workdir, package, send, *spark)
         print(f"\n[{rows:,} rows] scratch project: {workdir}", flush=True)
         project.dbt("deps")
 
@@ -354,6 +594,8 @@ def bench(rows: int, repeats: int, package: Path, send: list[str] | None, keep: 
             f"  day 1: model + capture {result.day1.wall:.2f}s; {synced:,} rows marked as synced",
             flush=True,
         )
+        if isinstance(project, SparkProject):
+            print(f"  (the acknowledgements folded in {project.fold_seconds:.2f}s)", flush=True)
 
         for attempt in range(1, repeats + 1):
             without, wall = project.run_model(rows, day=2, capture=False)
@@ -375,11 +617,7 @@ def bench(rows: int, repeats: int, package: Path, send: list[str] | None, keep: 
         result.copy = project.copy_times(repeats)
         copies = ", ".join(f"{s.wall:.2f}s (cpu {s.cpu:.2f}s)" for s in result.copy)
         print(f"  copy: {copies}", flush=True)
-        result.commands = [
-            *project.commands,
-            f"(python duckdb, after day 1) {project.mark_synced_sql()}",
-            f"(python duckdb, after day 2) {project.copy_sql()}",
-        ]
+        result.commands = [*project.commands, *project.extra_commands()]
         if keep:
             print(f"  kept: {workdir}")
         return result
@@ -388,8 +626,15 @@ def bench(rows: int, repeats: int, package: Path, send: list[str] | None, keep: 
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(results: list[Result], command: str, repeats: int) -> None:
+def load_average() -> str:
+    return ", ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+def report(
+    results: list[Result], command: str, repeats: int, started_load: str, spark: bool = False
+) -> None:
     print(f"\ncommand: {command}")
+    print(f"load average (1, 5, 15 min): {started_load} at the start, {load_average()} at the end")
     for r in results:
         print(f"commands at {r.rows:,} rows (in the scratch project):")
         for line in r.commands:
@@ -408,10 +653,16 @@ def report(results: list[Result], command: str, repeats: int) -> None:
             f"{median_wall(r.with_capture):>9.2f} {r.capture_wall:>9.2f} "
             f"{median_wall(r.copy):>8.2f} {r.ratio_wall:>12.2f}x"
         )
-    print(
-        "\nCPU time (user + system): the dbt process's (startup included: +-1-2s of noise), "
-        "and this process's for the copy"
-    )
+    if spark:
+        print(
+            "\nCPU time (user + system) of this process and its JVM (dbt runs in-process: its "
+            "parsing included, +-1-2s of noise), the same for the copy"
+        )
+    else:
+        print(
+            "\nCPU time (user + system): the dbt process's (startup included: +-1-2s of noise), "
+            "and this process's for the copy"
+        )
     print(
         f"{'rows':>12} {'without':>9} {'with':>9} {'capture':>9} {'copy':>8} {'capture/copy':>13}"
     )
@@ -470,6 +721,18 @@ def main(argv: list[str] | None = None) -> int:
         "--send", help="the mapping's send list, e.g. added,updated,deleted (default: unset)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch projects")
+    parser.add_argument(
+        "--profile", choices=["duckdb", "spark"], default="duckdb", help="%(default)s"
+    )
+    parser.add_argument(
+        "--shuffle-partitions",
+        type=int,
+        default=4,
+        help="spark: spark.sql.shuffle.partitions and spark.default.parallelism (%(default)s)",
+    )
+    parser.add_argument(
+        "--driver-memory", default="4g", help="spark: spark.driver.memory (%(default)s)"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -480,16 +743,30 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("row counts must be >= 100, and --repeats >= 1")
     send = [s.strip() for s in args.send.split(",")] if args.send else None
     command = shlex.join([sys.executable, *(sys.argv if argv is None else [__file__, *argv])])
-    print(f"command: {command}", flush=True)
+    started_load = load_average()
+    print(f"command: {command}\nload average (1, 5, 15 min): {started_load}", flush=True)
 
+    spark = None
+    if args.profile == "spark":
+        base = Path(tempfile.mkdtemp(prefix="bench-capture-spark-"))
+        settings = spark_settings(base, args.shuffle_partitions, args.driver_memory)
+        spark = (base, settings)
+        print(f"spark settings: {json.dumps(settings)}", flush=True)
     results: list[Result] = []
     try:
         for n in rows:
-            results.append(bench(n, args.repeats, args.package.resolve(), send, args.keep))
+            results.append(bench(n, args.repeats, args.package.resolve(), send, args.keep, spark))
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    report(results, command, args.repeats)
+    finally:
+        if spark is not None:
+            SparkProject.stop()
+            if args.keep:
+                print(f"kept: {spark[0]}")
+            else:
+                shutil.rmtree(spark[0], ignore_errors=True)
+    report(results, command, args.repeats, started_load, spark=spark is not None)
     return 0
 
 
