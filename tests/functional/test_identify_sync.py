@@ -61,6 +61,7 @@ DAY_2 = [
 ]
 
 
+@pytest.mark.spark
 @pytest.mark.usefixtures("sandbox")
 class TestIdentifySync:
     @pytest.fixture(scope="class")
@@ -126,6 +127,7 @@ class TestIdentifySync:
         assert all(m["sent"] == 0 for m in third["results"])
 
 
+@pytest.mark.spark
 @pytest.mark.usefixtures("sandbox")
 class TestInvalidKeys:
     @pytest.fixture(scope="class")
