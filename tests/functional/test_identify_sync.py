@@ -158,7 +158,7 @@ class TestInvalidKeys:
         assert {m["userId"] for m in received(sandbox)} == {"1"}
         reasons = project.run_sql(
             f"select record_key, reason, row_count from {project.test_schema}_segment."
-            "users_to_profiles__invalid order by 1",
+            "users_to_profiles__invalid order by 1 nulls last",
             fetch="all",
         )
         assert [tuple(r) for r in reasons] == [
