@@ -103,6 +103,8 @@ class Warehouse(AdapterConnections):
     # how pending rows are read; a warehouse that keeps insertion order may skip the sort
     stream_order = "order by p.__sp_seq"
     byte_length_sql = "octet_length"
+    # what a record's key is cast to, as capture casts it
+    key_text_type = "varchar(4096)"
 
     # whether names carry the target's database: the profile may point at one that is not
     # the session's default (a DuckDB `attach`ed one)
@@ -288,7 +290,7 @@ class Warehouse(AdapterConnections):
             selected.append(f"{expression} as {self.quote(column)}")
         key_column = actual.get(mapping.primary_key.lower(), mapping.primary_key)
         key_text = f"cast(r.{self.quote(key_column)}"
-        key_text += " as varchar(4096))"
+        key_text += f" as {self.key_text_type})"
         p = self.param
         # acknowledged since the last capture counts as the state already
         acked = f"(select max(change_version) from {acks} as l where l.record_key = {key_text}"

@@ -43,6 +43,7 @@ class SparkWarehouse(SparkWrites, Warehouse):
     # a Spark schema is a database of the session catalog: names are schema.table
     qualify_database = False
     stream_order = "order by p.__sp_seq"
+    key_text_type = "string"
 
     def quote(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"
