@@ -131,9 +131,7 @@ class SparkWarehouse(SparkWrites, Warehouse):
             chunks = (rows[i : i + chunk_rows] for i in range(0, len(rows), chunk_rows))
             return PendingStream(columns, (_plain(c) for c in chunks))
         columns = list(frame.columns)
-        complex_types = any(
-            field.dataType.typeName() in _COMPLEX for field in frame.schema.fields
-        )
+        complex_types = any(field.dataType.typeName() in _COMPLEX for field in frame.schema.fields)
 
         def chunks() -> Iterator[list[tuple]]:
             rows = frame.toLocalIterator(prefetchPartitions=True)

@@ -63,9 +63,7 @@ class SparkWrites(_Base):
     def _copy_back(self, name: str) -> None:
         staging = self.table(name + REWRITE)
         columns = ", ".join(self.quote(c) for c in self.column_types(self.table(name)))
-        self.execute(
-            f"insert overwrite table {self.table(name)} select {columns} from {staging}"
-        )
+        self.execute(f"insert overwrite table {self.table(name)} select {columns} from {staging}")
         self.execute(f"drop table {staging}")
 
     def _rewrite_rows(self, name: str, mapping_name: str, changed: dict[str, str]) -> None:
@@ -131,9 +129,7 @@ class SparkWrites(_Base):
             return self.execute(f"delete from {table} where {resolved}")
         self.rewrite("segment_record_issues", f"select * from {table} where not ({resolved})")
 
-    def record_issues_by_rewrite(
-        self, mapping_name: str, issues: Sequence[RecordIssue]
-    ) -> None:
+    def record_issues_by_rewrite(self, mapping_name: str, issues: Sequence[RecordIssue]) -> None:
         """As state/issues.py records them (reason, kind and last_seen move, attempts grow),
         with the issues staged as VALUES lists: a MERGE on row-level tables, else a rewrite of
         the table as a full join of the mapping's rows with the staged ones."""
