@@ -118,6 +118,8 @@ def generated_users_sql(rows: int) -> str:
     return (
         "{% if target.type == 'duckdb' %}"
         f"select range as id from range({rows})"
+        "{% elif target.type == 'spark' %}"
+        f"select explode(sequence(0, {rows - 1})) as id"
         "{% else %}"
         f"select generate_series(0, {rows - 1}) as id"
         "{% endif %}"
@@ -127,7 +129,9 @@ def generated_users_sql(rows: int) -> str:
 def users_model_sql(rows: int) -> str:
     return (
         f"with ids as ({generated_users_sql(rows)})\n"
-        "select id, 'user' || cast(id as varchar(20)) || '@example.com' as email,\n"
+        "select id, 'user' || cast(id as "
+        "{{ 'string' if target.type == 'spark' else 'varchar(20)' }})"
+        " || '@example.com' as email,\n"
         "  case when id % 3 = 0 then 'pro' else 'free' end as plan,\n"
         "  {{ var('version', 1) }} as version\n"
         "from ids"

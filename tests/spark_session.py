@@ -12,8 +12,6 @@ Deliberately free of pytest imports so fixtures, child processes and benchmarks 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,6 @@ __all__ = [
     "prepare_metastore",
     "start_spark",
     "stop_spark",
-    "stream_query",
 ]
 
 # Debian's libpostgresql-jdbc-java (scripts/ensure_spark.sh installs it)
@@ -127,33 +124,3 @@ def stop_spark() -> None:
     session = SparkSession.getActiveSession()
     if session is not None:
         session.stop()
-
-
-def stream_query(
-    handle: Any, sql: str, chunk_rows: int
-) -> tuple[list[str], Iterator[list[tuple[Any, ...]]]]:
-    """Run `sql` on a dbt-spark session connection handle (`connection.handle`, a
-    SessionConnectionWrapper) and return its column names and its rows in chunks of at most
-    `chunk_rows` tuples, the shape a DB-API cursor's `fetchmany` loop gives.
-
-    A prototype for the runner: dbt-spark's session cursor has no `fetchmany` (its `fetchall`
-    collects everything), but it keeps the query's DataFrame, and `toLocalIterator` brings it
-    to Python one Spark partition at a time. Only one partition (and one chunk) is held here."""
-    handle.cursor()
-    handle.execute(sql)
-    frame = handle._cursor._df  # dbt-spark 1.11: the DataFrame of the last `execute`
-    columns = list(frame.columns)
-
-    def chunks() -> Iterator[list[tuple[Any, ...]]]:
-        rows = frame.toLocalIterator(prefetchPartitions=True)
-        try:
-            while chunk := [tuple(row) for row in islice(rows, chunk_rows)]:
-                yield chunk
-        finally:
-            # an abandoned iterator keeps a JVM thread serving the rest of the result
-            close = getattr(rows, "close", None)
-            if close is not None:
-                close()
-            handle.close()
-
-    return columns, chunks()

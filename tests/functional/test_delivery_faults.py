@@ -153,6 +153,18 @@ class TestFailingServer:
         assert box.stats.snapshot()["requests"] <= 4
 
 
+def wait_for_acknowledgements(project: Any, child: subprocess.Popen) -> None:
+    """Until the child sync has committed some acknowledgements (a warehouse that admits
+    another process's reads while it writes)."""
+    deadline = time.monotonic() + 180
+    acks = f"{project.test_schema}_segment.users__acks"
+    while not project.run_sql(f"select count(*) from {acks}", fetch="one")[0]:
+        assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+@pytest.mark.spark
 class TestKilledSync:
     @pytest.fixture(scope="class")
     @classmethod
@@ -167,8 +179,15 @@ class TestKilledSync:
     def test_after_kill_9_the_next_sync_sends_only_the_rest(
         self, project: Any, serve: Any
     ) -> None:
-        box, child = build_and_start_sync_child(project, serve)
-        wait_for_batches(box, child, 20)
+        if project.adapter.type() == "spark":
+            # each acknowledgement is an append of parquet files, a cold child's first takes
+            # seconds, and the parent may read meanwhile: a slower Segment, and the kill once
+            # some acknowledgements are committed
+            box, child = build_and_start_sync_child(project, serve, latency_ms=250)
+            wait_for_acknowledgements(project, child)
+        else:
+            box, child = build_and_start_sync_child(project, serve)
+            wait_for_batches(box, child, 20)
         child.send_signal(signal.SIGKILL)
         child.wait()
         settled(box)

@@ -61,6 +61,7 @@ DAY_2 = [
 ]
 
 
+@pytest.mark.spark
 @pytest.mark.usefixtures("sandbox")
 class TestIdentifySync:
     @pytest.fixture(scope="class")
@@ -126,6 +127,7 @@ class TestIdentifySync:
         assert all(m["sent"] == 0 for m in third["results"])
 
 
+@pytest.mark.spark
 @pytest.mark.usefixtures("sandbox")
 class TestInvalidKeys:
     @pytest.fixture(scope="class")
@@ -156,7 +158,7 @@ class TestInvalidKeys:
         assert {m["userId"] for m in received(sandbox)} == {"1"}
         reasons = project.run_sql(
             f"select record_key, reason, row_count from {project.test_schema}_segment."
-            "users_to_profiles__invalid order by 1",
+            "users_to_profiles__invalid order by 1 nulls last",
             fetch="all",
         )
         assert [tuple(r) for r in reasons] == [

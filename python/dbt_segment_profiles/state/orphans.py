@@ -79,19 +79,13 @@ def rename(warehouse: Warehouse, old: str, new: Mapping, declared: list[Mapping]
             warehouse.drop_table(cur, target)
             if f"{old}__{role}" in orphans[old].tables:
                 warehouse.rename_table(cur, f"{old}__{role}", target)
-        p = warehouse.param
         for table in NAMED_IN:
             if not warehouse.table_exists(table):
                 continue
             if table != "segment_runs":
                 # what NEW's own first capture recorded describes the state dropped above
-                cur.execute(
-                    f"delete from {warehouse.table(table)} where mapping_name = {p}", (new.name,)
-                )
-            cur.execute(
-                f"update {warehouse.table(table)} set mapping_name = {p} where mapping_name = {p}",
-                (new.name, old),
-            )
+                warehouse.delete_mapping_rows(cur, table, new.name)
+            warehouse.rename_mapping_rows(cur, table, old, new.name)
     warehouse.store_fingerprint(new, fingerprint(new), definition(new))
 
 
@@ -104,11 +98,7 @@ def prune(warehouse: Warehouse, orphans: list[Orphan]) -> None:
                 warehouse.drop_table(cur, table)
             for table in NAMED_IN[:3]:
                 if warehouse.table_exists(table):
-                    cur.execute(
-                        f"delete from {warehouse.table(table)} "
-                        f"where mapping_name = {warehouse.param}",
-                        (orphan.name,),
-                    )
+                    warehouse.delete_mapping_rows(cur, table, orphan.name)
 
 
 def _bookkeeping_tables(warehouse: Warehouse) -> list[str]:

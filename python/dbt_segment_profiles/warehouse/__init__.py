@@ -45,8 +45,16 @@ def _postgres() -> type[Warehouse]:
     return PostgresWarehouse
 
 
-# the Warehouse subclass of each dbt adapter type (imported when used: each needs its driver)
-WAREHOUSES = {"duckdb": _duckdb, "postgres": _postgres}
+def _spark() -> type[Warehouse]:
+    from .spark import SparkWarehouse
+
+    return SparkWarehouse
+
+
+# the Warehouse subclass of each dbt adapter type (imported when used: each needs its driver).
+# Not "databricks": dbt-databricks' cursors bind parameters and fetch in their own way, and its
+# Delta tables take row-level writes; SparkWarehouse's SQL would fit, its connection code not yet.
+WAREHOUSES = {"duckdb": _duckdb, "postgres": _postgres, "spark": _spark}
 
 
 def adapter_for(project: DbtProject) -> Any:

@@ -103,12 +103,18 @@ class Warehouse(AdapterConnections):
     # how pending rows are read; a warehouse that keeps insertion order may skip the sort
     stream_order = "order by p.__sp_seq"
     byte_length_sql = "octet_length"
+    # what a record's key is cast to, as capture casts it
+    key_text_type = "varchar(4096)"
 
     # whether names carry the target's database: the profile may point at one that is not
     # the session's default (a DuckDB `attach`ed one)
     qualify_database = True
 
     # names -----------------------------------------------------------------------------
+    def quote(self, identifier: str) -> str:
+        """An identifier quoted in this warehouse's dialect."""
+        return quote(identifier)
+
     @property
     def database(self) -> str | None:
         if not self.qualify_database:
@@ -117,8 +123,8 @@ class Warehouse(AdapterConnections):
 
     def table(self, name: str) -> str:
         if self.database:
-            return f"{quote(self.database)}.{quote(self.schema)}.{quote(name)}"
-        return f"{quote(self.schema)}.{quote(name)}"
+            return ".".join(self.quote(part) for part in (self.database, self.schema, name))
+        return f"{self.quote(self.schema)}.{self.quote(name)}"
 
     def mapping_table(self, mapping: Mapping, role: str) -> str:
         return self.table(f"{mapping.name}__{role}")
@@ -167,7 +173,7 @@ class Warehouse(AdapterConnections):
 
     def rename_table(self, cur: Any, old: str, new: str) -> None:
         """Rename a bookkeeping table (in the same schema), inside the caller's transaction."""
-        cur.execute(f"alter table {self.table(old)} rename to {quote(new)}")
+        cur.execute(f"alter table {self.table(old)} rename to {self.quote(new)}")
 
     def relation_columns(self, relation_name: str) -> list[str] | None:
         """The columns of a relation, or None when it does not exist."""
@@ -241,10 +247,10 @@ class Warehouse(AdapterConnections):
         kinds = self.temporal_kinds(self.mapping_table(mapping, "pending"))
         selected = []
         for column in mapping.columns:
-            expression = f"p.{quote(column)}"
+            expression = f"p.{self.quote(column)}"
             if column in kinds:
                 expression = self.iso_utc_sql(expression, kinds[column])
-            selected.append(f"{expression} as {quote(column)}")
+            selected.append(f"{expression} as {self.quote(column)}")
         internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
         source = self._unacknowledged(mapping)
         if lane is None:
@@ -252,7 +258,8 @@ class Warehouse(AdapterConnections):
             return self.stream(sql, chunk_rows)
         # oversize messages go to the builder too, which rejects them with the reason
         flagged = [
-            f"case when __sp_python then {quote(c)} end as {quote(c)}" for c in mapping.columns
+            f"case when __sp_python then {self.quote(c)} end as {self.quote(c)}"
+            for c in mapping.columns
         ]
         sql = (
             f"select __sp_seq, __sp_op, __sp_key, __sp_hash, __sp_version, {', '.join(flagged)}, "
@@ -277,12 +284,13 @@ class Warehouse(AdapterConnections):
         selected = []
         for column in mapping.columns:
             name = actual.get(column.lower(), column)
-            expression = f"r.{quote(name)}"
+            expression = f"r.{self.quote(name)}"
             if name in kinds:
                 expression = self.iso_utc_sql(expression, kinds[name])
-            selected.append(f"{expression} as {quote(column)}")
-        key_text = f"cast(r.{quote(actual.get(mapping.primary_key.lower(), mapping.primary_key))}"
-        key_text += " as varchar(4096))"
+            selected.append(f"{expression} as {self.quote(column)}")
+        key_column = actual.get(mapping.primary_key.lower(), mapping.primary_key)
+        key_text = f"cast(r.{self.quote(key_column)}"
+        key_text += f" as {self.key_text_type})"
         p = self.param
         # acknowledged since the last capture counts as the state already
         acked = f"(select max(change_version) from {acks} as l where l.record_key = {key_text}"
@@ -305,7 +313,7 @@ class Warehouse(AdapterConnections):
             names = [*INTERNAL_COLUMNS, *mapping.columns, "__sp_pending"]
             return PendingStream(names, iter([rows]))
         internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
-        mapped = ", ".join(f"p.{quote(c)}" for c in mapping.columns)
+        mapped = ", ".join(f"p.{self.quote(c)}" for c in mapping.columns)
         rows = self.query(
             f"select {internal}, {mapped}, true {self._unacknowledged(mapping)} "
             f"and p.__sp_key = {p}",
@@ -348,6 +356,21 @@ class Warehouse(AdapterConnections):
             f"update {self.table('segment_captures')} set allow_mass_delete = true, "
             f"blocked_reason = null where mapping_name = {self.param}",
             (mapping.name,),
+        )
+
+    def delete_mapping_rows(self, cur: Any, table: str, mapping_name: str) -> None:
+        """Remove a mapping's rows from a shared bookkeeping table (prune, rename), inside the
+        caller's transaction."""
+        cur.execute(
+            f"delete from {self.table(table)} where mapping_name = {self.param}", (mapping_name,)
+        )
+
+    def rename_mapping_rows(self, cur: Any, table: str, old: str, new: str) -> None:
+        """Move a mapping's rows in a shared bookkeeping table onto a new name."""
+        cur.execute(
+            f"update {self.table(table)} set mapping_name = {self.param} "
+            f"where mapping_name = {self.param}",
+            (new, old),
         )
 
     # locks -------------------------------------------------------------------------------
