@@ -128,7 +128,11 @@ class AdapterConnections:
             return f"date '{value.isoformat()}'"
         if isinstance(value, (list, tuple)):
             return f"array({', '.join(self.literal(v) for v in value)})"
-        return "'" + str(value).replace("'", "''") + "'"
+        return self.string_literal(str(value))
+
+    def string_literal(self, text: str) -> str:
+        """A quoted string in standard SQL; a warehouse with other escapes overrides this."""
+        return "'" + text.replace("'", "''") + "'"
 
     def inline(self, sql: str, params: Sequence[Any]) -> str:
         """`sql` with each placeholder replaced by its parameter as a literal."""

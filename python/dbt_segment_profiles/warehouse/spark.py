@@ -18,14 +18,13 @@ Spark has no locks and no transactions: `lock_mappings` takes nothing, so `dbt r
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 from itertools import islice
 from typing import Any
 
 from ..mappings import Mapping
 from .base import Ack, RecordIssue, Warehouse
-from .connections import PendingStream, utc_naive
+from .connections import PendingStream
 from .spark_writes import SparkWrites
 
 _TEMPORAL = {"date": "date", "timestamp": "timestamp", "timestamp_ntz": "timestamp_ntz"}
@@ -58,18 +57,9 @@ class SparkWarehouse(SparkWrites, Warehouse):
     def _rollback(self, handle: Any, cur: Any) -> None:
         pass
 
-    def literal(self, value: Any) -> str:
-        """Spark SQL literals: strings escape backslashes and quotes (Spark reads `\\` escapes
-        and joins adjacent literals, so `''` is not a quote)."""
-        if value is None or isinstance(value, (bool, int, float, Decimal)):
-            return super().literal(value)
-        if isinstance(value, datetime):
-            return f"timestamp '{utc_naive(value).isoformat(sep=' ')}'"
-        if isinstance(value, date):
-            return f"date '{value.isoformat()}'"
-        if isinstance(value, (list, tuple)):
-            return f"array({', '.join(self.literal(v) for v in value)})"
-        return string_literal(str(value))
+    def string_literal(self, text: str) -> str:
+        """Spark reads `\\` escapes and joins adjacent literals, so `''` is not a quote there."""
+        return string_literal(text)
 
     # reading ---------------------------------------------------------------------------
     def table_exists(self, name: str) -> bool:
