@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dbt_segment_profiles.cli import main as segment_main
 from dbt_segment_profiles.sandbox import Sandbox
 
@@ -232,3 +234,18 @@ def duckdb_warehouse(path: Path, schema: str) -> Any:
     profile = {"target": "dev", "outputs": {"dev": {"type": "duckdb", "path": str(path)}}}
     (root / "profiles.yml").write_text(json.dumps({"warehouse_only": profile}))
     return open_warehouse(locate(root, root), schema)
+
+
+class ProjectWithoutThePackage:
+    """Base for test classes whose dbt project installs nothing (no package, no hooks): the
+    Spark tests about Spark itself."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def packages(cls) -> dict[str, Any]:
+        return {}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project_config_update(cls) -> dict[str, Any]:
+        return {}

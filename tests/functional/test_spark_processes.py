@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from dbt.tests.util import run_dbt
 
-from segment_testing import REPO_ROOT
+from segment_testing import REPO_ROOT, ProjectWithoutThePackage
 
 pytestmark = pytest.mark.spark_only
 
@@ -37,17 +37,7 @@ CHILD = textwrap.dedent(
 )
 
 
-class TestChildProcessSharesTheWarehouse:
-    @pytest.fixture(scope="class")
-    @classmethod
-    def packages(cls) -> dict[str, Any]:
-        return {}
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def project_config_update(cls) -> dict[str, Any]:
-        return {}
-
+class TestChildProcessSharesTheWarehouse(ProjectWithoutThePackage):
     @pytest.fixture(scope="class")
     @classmethod
     def seeds(cls) -> dict[str, str]:

@@ -11,6 +11,7 @@ import pytest
 
 from dbt_segment_profiles.warehouse import RecordIssue
 from dbt_segment_profiles.warehouse.spark import SparkWarehouse
+from segment_testing import ProjectWithoutThePackage
 
 pytestmark = pytest.mark.spark_only
 
@@ -27,17 +28,7 @@ TABLES = {
 }
 
 
-class TestRunnerWritesOnParquet:
-    @pytest.fixture(scope="class")
-    @classmethod
-    def packages(cls) -> dict[str, Any]:
-        return {}
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def project_config_update(cls) -> dict[str, Any]:
-        return {}
-
+class TestRunnerWritesOnParquet(ProjectWithoutThePackage):
     def test_flags_fingerprints_issues_and_renames_rewrite_the_table(self, project: Any) -> None:
         schema = project.test_schema
         for name, columns in TABLES.items():

@@ -8,21 +8,12 @@ from typing import Any
 import pytest
 
 from dbt_segment_profiles.warehouse.spark import SparkWarehouse, string_literal
+from segment_testing import ProjectWithoutThePackage
 
 pytestmark = pytest.mark.spark_only
 
 
-class TestStreamingFromTheSessionConnection:
-    @pytest.fixture(scope="class")
-    @classmethod
-    def packages(cls) -> dict[str, Any]:
-        return {}
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def project_config_update(cls) -> dict[str, Any]:
-        return {}
-
+class TestStreamingFromTheSessionConnection(ProjectWithoutThePackage):
     def test_rows_come_in_chunks_of_at_most_the_asked_size(self, project: Any) -> None:
         project.run_sql(
             "create table {schema}.pending using parquet as "
