@@ -7,6 +7,7 @@ process (count checks), and the bare sender's arguments for reading the same row
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -62,6 +63,7 @@ class PostgresTarget:
         spec = importlib.util.spec_from_file_location("pg_server", helper)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
+        sys.modules["pg_server"] = module  # its dataclasses look their module up there
         spec.loader.exec_module(module)
         self.server = module.start_postgres()
 
