@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# two pytest-xdist workers (one per core of a CI machine); a test class, or a module's functions,
+# stay on one worker: the tests of a class share its dbt project and build on each other
+WORKERS ?= -n 2 --dist loadscope --no-loadscope-reorder
 
 .PHONY: demo test lint bench-capture bench-delivery clean
 
@@ -21,8 +24,8 @@ test: $(STAMP)
 	PYTHON=$(PYTHON) bash scripts/ensure_databricks_venv.sh
 	bash scripts/ensure_spark.sh
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q --profile duckdb
-	$(BIN)/pytest -q --profile postgres tests/functional
+	$(BIN)/pytest -q $(WORKERS) --profile duckdb
+	$(BIN)/pytest -q $(WORKERS) --profile postgres tests/functional
 	$(BIN)/pytest -q --profile spark tests/functional
 
 lint: $(STAMP)
