@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# two pytest-xdist workers (one per core of a CI machine); a test class, or a module's functions,
-# stay on one worker: the tests of a class share its dbt project and build on each other
+# two pytest-xdist workers, one per core of a CI machine. loadscope keeps a test class (or a
+# module's functions) on one worker: its tests share one dbt project and build on each other.
+# No reordering: the modules marked slow are collected first, so one worker starts them at once.
 WORKERS ?= -n 2 --dist loadscope --no-loadscope-reorder
 
 .PHONY: demo test lint bench-capture bench-delivery clean
