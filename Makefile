@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python integration_tests/demo.py
 
+# Spark on one worker: a second would start a second JVM and metastore beside the first, and on
+# 2 busy cores the kill -9 test's child sync (a third JVM) then missed its 180 s window
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
@@ -27,8 +29,6 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q $(WORKERS) --profile duckdb
 	$(BIN)/pytest -q $(WORKERS) --profile postgres tests/functional
-	# Spark on one worker: a second would start a second JVM and metastore beside the first, and
-	# on 2 busy cores the kill -9 test's child sync (a third JVM) then missed its 180 s window
 	$(BIN)/pytest -q --profile spark tests/functional
 
 lint: $(STAMP)
