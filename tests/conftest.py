@@ -51,6 +51,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "spark_only: about Spark itself (its JVM, its metastore); deselected elsewhere"
     )
+    config.addinivalue_line(
+        "markers",
+        "slow: a module of minutes, not seconds; collected first, so that under xdist one worker "
+        "starts it at once while the other takes the rest",
+    )
 
 
 def _runs_on(profile: str, item: pytest.Item) -> bool:
@@ -72,7 +77,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (kept if _runs_on(profile, item) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+    # a stable sort: each module and class stays in one piece and in its own order
+    items[:] = sorted(kept, key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,10 @@ from segment_testing import (
 ROWS = 3_000
 # slow enough that the sync is still sending when the second process starts
 SLOW = {"batch_size": 100, "connections": 2, "backoff_seconds": 0.01, "max_backoff_seconds": 0.05}
+# the child's sync holds its lock for about 30 batches / 2 connections x this latency: 300 ms
+# left ~4 s after the first batches, and on 2 cores shared with another xdist worker the second
+# process sometimes started only after the child had finished (exit 0, not 2)
+LATENCY_MS = 1000
 
 
 class TestCaptureDuringSync:
@@ -41,7 +45,7 @@ class TestCaptureDuringSync:
     def test_item_1_a_dbt_run_during_a_sync_waits_and_no_change_is_lost(
         self, project: Any, serve: Any, profile_type: str
     ) -> None:
-        box, child = build_and_start_sync_child(project, serve, latency_ms=300)
+        box, child = build_and_start_sync_child(project, serve, latency_ms=LATENCY_MS)
         wait_for_batches(box, child, 3)
         if profile_type == "duckdb":
             # DuckDB refuses a second process outright: say so in one line, send nothing
@@ -88,7 +92,7 @@ class TestTwoSyncs:
     def test_item_2_a_second_sync_exits_2_naming_the_holder_or_waits_for_it(
         self, project: Any, serve: Any, profile_type: str
     ) -> None:
-        box, child = build_and_start_sync_child(project, serve, latency_ms=300)
+        box, child = build_and_start_sync_child(project, serve, latency_ms=LATENCY_MS)
         wait_for_batches(box, child, 2)
 
         code, document = segment(project, "sync")

@@ -14,6 +14,10 @@ import pytest
 from dbt_segment_profiles.sandbox import Sandbox
 from segment_testing import REPO_ROOT
 
+# both tests run the demo project of integration_tests/ (a minute or more each): one worker
+# takes the module (xdist's loadscope keeps a module's functions together), before the rest
+pytestmark = pytest.mark.slow
+
 README = (REPO_ROOT / "README.md").read_text()
 BIN = Path(sys.executable).parent
 
