@@ -14,6 +14,10 @@
     joined alone instead of full-joined with an empty set first.
     change version: the state's plus one; for a key in doubt, the attempt's own version when the
     change is the same (a resend keeps its messageId), else one more.
+    empty keys are dropped after the join, not before: DuckDB estimates a filtered scan at a
+    fifth of its rows, and would then build the join's hash table from the model's wide rows
+    instead of the state's narrow ones (a third more time at 10M rows). The state holds no empty
+    key, so none joins.
   -#}
   {%- set pk = adapter.quote(primary_key) -%}
   {%- set text = segment_profiles.text_type() -%}
@@ -27,7 +31,6 @@
       cast({{ adapter.quote(actual[primary_key]) }} as {{ text }}) as __sp_key
     from {{ relation }}
     where {{ adapter.quote(actual[primary_key]) }} is not null
-      and cast({{ adapter.quote(actual[primary_key]) }} as {{ text }}) <> ''
   ),
   __sp_current as (
     select s.*, {{ segment_profiles.row_hash(columns, types) }} as __sp_hash
@@ -92,7 +95,7 @@
       on k.record_key = c.__sp_key
     where (c.__sp_key is null
            and (k.state_hash is not null or k.doubt_op in ('added', 'updated')))
-       or (c.__sp_key is not null
+       or (c.__sp_key is not null and c.__sp_key <> ''
            and (k.state_hash is null or k.state_hash <> c.__sp_hash or k.doubt_op is not null)
            and not exists (select 1 from {{ unusable }} as dup where dup.__sp_key_value = c.__sp_key))
   )
