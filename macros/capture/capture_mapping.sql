@@ -65,16 +65,21 @@
   {%- endif -%}
   {% do segment_profiles.fold_acknowledgements(name) %}
 
-  {#- the keys that appear more than once, computed once: for the changes and the invalid keys -#}
-  {%- set duplicates = segment_profiles.scratch_table(name, 'duplicates',
-      segment_profiles.duplicate_keys_sql(relation, actual[primary_key])) -%}
+  {#- the keys no row can be sent under (duplicated, NULL, empty), computed once: for the changes and the invalid keys -#}
+  {%- set unusable = segment_profiles.scratch_table(name, 'unusable',
+      segment_profiles.unusable_keys_sql(relation, actual[primary_key])) -%}
   {#- every change, computed once (one pass over the model and the state), whatever is sent -#}
+  {%- set doubts = segment_profiles.has_rows(segment_profiles.bookkeeping_relation(name, 'attempts')) -%}
   {%- set changes = segment_profiles.scratch_table(name, 'changes',
-      segment_profiles.changes_sql(name, relation, primary_key, columns, actual, types, duplicates)) -%}
+      segment_profiles.changes_sql(name, relation, primary_key, columns, actual, types, unusable, doubts)) -%}
 
   {%- set counts = {'added': 0, 'updated': 0, 'deleted': 0} -%}
   {%- for row in run_query('select __sp_op, count(*) from ' ~ changes ~ ' group by __sp_op').rows -%}
     {%- do counts.update({row[0]: row[1] | int}) -%}
+  {%- endfor -%}
+  {%- set unsent = [] -%}
+  {%- for op, n in counts.items() if op not in send and n > 0 -%}
+    {%- do unsent.append(op) -%}
   {%- endfor -%}
   {%- set state_rows = run_query('select count(*) from ' ~ state ~ ' where row_hash is not null').columns[0].values()[0] | int -%}
   {%- set allowed = last is not none and last.allow_mass_delete -%}
@@ -85,7 +90,8 @@
         ~ ((counts.deleted * 100 / state_rows) | round(1)) ~ '%), more than max_deleted_percent ' ~ max_deleted_percent
         ~ ': the state is kept as it was. If the model is right, run `dbt-segment sync --allow-mass-delete`;'
         ~ ' if not, fix it and `dbt run` again' -%}
-  {%- else -%}
+  {%- elif unsent | length > 0 -%}
+    {#- only when some change is not sent: taking none would still join (or rewrite) the whole state -#}
     {% do segment_profiles.apply_unsent_changes_from(name, changes, send) %}
   {%- endif -%}
   {% do segment_profiles.replace_table(segment_profiles.bookkeeping_relation(name, 'pending'),
@@ -94,7 +100,7 @@
   {% do segment_profiles.ensure_invalid_keys(invalid) %}
   {#- its rows replaced, not the table: package views select from it -#}
   {% do segment_profiles.replace_rows(invalid,
-      segment_profiles.invalid_keys_from_sql(relation, primary_key, actual[primary_key], duplicates)) %}
+      segment_profiles.invalid_keys_from_sql(primary_key, unusable)) %}
   {% do segment_profiles.record_capture(name, {
       'relation_name': relation_name, 'key_column': primary_key, 'key_type': key_type, 'hash_version': 2,
       'pending_added': counts.added if 'added' in send else 0,
@@ -103,5 +109,5 @@
       'state_rows': state_rows, 'deleting': counts.deleted,
       'blocked_reason': blocked_reason, 'allow_mass_delete': false}) %}
   {% do adapter.drop_relation(changes) %}
-  {% do adapter.drop_relation(duplicates) %}
+  {% do adapter.drop_relation(unusable) %}
 {%- endmacro %}

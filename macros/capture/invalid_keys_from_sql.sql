@@ -1,24 +1,14 @@
-{% macro invalid_keys_from_sql(relation, primary_key, actual_key, duplicates) -%}
-  {{ return(adapter.dispatch('invalid_keys_from_sql', 'segment_profiles')(relation, primary_key, actual_key, duplicates)) }}
+{% macro invalid_keys_from_sql(primary_key, unusable) -%}
+  {{ return(adapter.dispatch('invalid_keys_from_sql', 'segment_profiles')(primary_key, unusable)) }}
 {%- endmacro %}
 
-{% macro default__invalid_keys_from_sql(relation, primary_key, actual_key, duplicates) -%}
+{% macro default__invalid_keys_from_sql(primary_key, unusable) -%}
   {#- rows that cannot be sent because their key is NULL, empty or not unique, with the reason -#}
   {%- set label = dbt.escape_single_quotes(primary_key) | trim -%}
-  {%- set key_text = 'cast(' ~ adapter.quote(actual_key) ~ ' as ' ~ segment_profiles.text_type() ~ ')' -%}
-  select __sp_key_value, 'primary key {{ label }} is duplicated',
+  select __sp_key_value,
+    case when __sp_key_value is null then 'primary key {{ label }} is NULL'
+         when __sp_key_value = '' then 'primary key {{ label }} is an empty string'
+         else 'primary key {{ label }} is duplicated' end,
     __sp_rows, {{ dbt.current_timestamp() }}
-  from {{ duplicates }}
-  union all
-  select cast(null as {{ segment_profiles.text_type() }}), 'primary key {{ label }} is NULL', count(*),
-    {{ dbt.current_timestamp() }}
-  from {{ relation }}
-  where {{ adapter.quote(actual_key) }} is null
-  having count(*) > 0
-  union all
-  select cast('' as {{ segment_profiles.text_type() }}), 'primary key {{ label }} is an empty string', count(*),
-    {{ dbt.current_timestamp() }}
-  from {{ relation }}
-  where {{ key_text }} = ''
-  having count(*) > 0
+  from {{ unusable }}
 {%- endmacro %}

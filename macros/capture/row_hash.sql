@@ -21,14 +21,18 @@
 
 {% macro duckdb__row_hash(columns, types=none) -%}
   {#-
-    the same text and the same md5 as default__row_hash, built by one concat() (NULL-safe by
-    the case, as concat skips NULLs): in DuckDB a chain of || (dbt.concat here) copies the
-    growing string once per operator, which costs more than the md5.
+    the same text and the same md5 as default__row_hash, built by one flat concat() per row: per
+    column 'n' or 'v', the length, ':' and the text, each piece NULL for a NULL value except the
+    tag (concat skips NULLs), so the text is default__'s byte for byte. In DuckDB a chain of ||
+    (dbt.concat here) copies the growing string once per operator, and a nested concat() per
+    column builds one intermediate string per value: either costs more than the md5.
   -#}
   {%- set parts = [] -%}
   {%- for column in columns -%}
+    {%- set quoted = adapter.quote(column) -%}
     {%- set text = segment_profiles.row_hash_text(column, types) -%}
-    {%- do parts.append('case when ' ~ adapter.quote(column) ~ " is null then 'n' else concat('v', length(" ~ text ~ "), ':', " ~ text ~ ') end') -%}
+    {%- do parts.append('case when ' ~ quoted ~ " is null then 'n' else 'v' end, length(" ~ text
+        ~ '), case when ' ~ quoted ~ " is not null then ':' end, " ~ text) -%}
   {%- endfor -%}
   md5(concat({{ parts | join(", '|', ") }}))
 {%- endmacro %}

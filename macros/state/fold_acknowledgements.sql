@@ -12,15 +12,20 @@
   {%- set state = segment_profiles.bookkeeping_relation(mapping_name, 'state') -%}
   {%- set acks = segment_profiles.bookkeeping_relation(mapping_name, 'acks') -%}
   {%- set attempts = segment_profiles.bookkeeping_relation(mapping_name, 'attempts') -%}
-  {% do run_query('delete from ' ~ state ~ ' where record_key in (select record_key from ' ~ acks ~ ')') %}
-  {% do run_query('insert into ' ~ state ~ ' (record_key, row_hash, change_version, synced_at)'
-      ~ " select a.record_key, case when a.operation = 'deleted' then null else a.row_hash end,"
-      ~ ' a.change_version, a.acked_at from ' ~ acks ~ ' as a where not exists (select 1 from '
-      ~ acks ~ ' as b where b.record_key = a.record_key and b.change_version > a.change_version)') %}
-  {% do segment_profiles.clear_table(acks) %}
-  {% do run_query('delete from ' ~ attempts ~ ' where exists (select 1 from ' ~ state
-      ~ ' as s where s.record_key = ' ~ attempts.identifier ~ '.record_key and s.change_version >= '
-      ~ attempts.identifier ~ '.change_version)') %}
+  {#- each step only when it has rows to go through: an empty journal would still be joined with the whole state -#}
+  {%- if segment_profiles.has_rows(acks) -%}
+    {% do run_query('delete from ' ~ state ~ ' where record_key in (select record_key from ' ~ acks ~ ')') %}
+    {% do run_query('insert into ' ~ state ~ ' (record_key, row_hash, change_version, synced_at)'
+        ~ " select a.record_key, case when a.operation = 'deleted' then null else a.row_hash end,"
+        ~ ' a.change_version, a.acked_at from ' ~ acks ~ ' as a where not exists (select 1 from '
+        ~ acks ~ ' as b where b.record_key = a.record_key and b.change_version > a.change_version)') %}
+    {% do segment_profiles.clear_table(acks) %}
+  {%- endif -%}
+  {%- if segment_profiles.has_rows(attempts) -%}
+    {% do run_query('delete from ' ~ attempts ~ ' where exists (select 1 from ' ~ state
+        ~ ' as s where s.record_key = ' ~ attempts.identifier ~ '.record_key and s.change_version >= '
+        ~ attempts.identifier ~ '.change_version)') %}
+  {%- endif -%}
 {%- endmacro %}
 
 {% macro spark__fold_acknowledgements(mapping_name) -%}

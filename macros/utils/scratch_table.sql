@@ -4,7 +4,7 @@
 
 {% macro default__scratch_table(mapping_name, role, sql) -%}
   {#-
-    a capture's working table (its changes, its duplicated keys), materialized once because it is
+    a capture's working table (its changes, its unusable keys), materialized once because it is
     read several times while the state it was computed from is rewritten. Returns the relation;
     the capture drops it with adapter.drop_relation.
     dbt's own temporary relation, the adapter's way.

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from dbt.tests.util import run_dbt, write_file
 
+from dbt_segment_profiles.context import load_context
 from segment_testing import by_mapping, received, segment, sent_counts, write_seed
 
 HEADER = "id,email,plan,note"
@@ -296,3 +297,42 @@ class TestBookkeepingModels:
         results = run_dbt(["test", "--select", "package:segment_profiles"])
         statuses = [str(r.status) for r in results if r.node.resource_type == "test"]
         assert len(statuses) == 4 and set(statuses) == {"pass"}
+
+
+@pytest.mark.usefixtures("sandbox")
+class TestPendingCountsFromTheCapture:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_users.sql": EMPTY_AS_BLANK_SQL, "schema.yml": mapping_yml()}
+
+    def test_pending_counts_come_from_the_capture_record_not_the_state_or_pending_rows(
+        self, project: Any
+    ) -> None:
+        # plan, status and the report count through pending_counts: the counts the capture
+        # recorded less the acknowledgements since, never a count over the state or the
+        # pending rows, which grow with the model
+        run_dbt(["deps"])
+        rows = [(1, "a@x.io", "pro", "n"), (2, "b@x.io", "free", "n"), (3, "c@x.io", "", "n")]
+        write_seed(project, "raw_users", HEADER, rows)
+        run_dbt(["run"])
+        ctx = load_context(str(project.project_root), str(project.profiles_dir))
+        try:
+            warehouse = ctx.warehouse
+            (mapping,) = [m for m in ctx.mappings if m.name == "users"]
+            assert warehouse.pending_counts(mapping) == {"added": 3, "updated": 0, "deleted": 0}
+
+            with warehouse.transaction() as cur:
+                cur.execute(f"delete from {warehouse.mapping_table(mapping, 'pending')}")
+                cur.execute(f"delete from {warehouse.mapping_table(mapping, 'state')}")
+            assert warehouse.pending_counts(mapping) == {"added": 3, "updated": 0, "deleted": 0}
+
+            with warehouse.transaction() as cur:
+                cur.execute(
+                    f"insert into {warehouse.mapping_table(mapping, 'acks')} (record_key, "
+                    "row_hash, operation, change_version, acked_at) "
+                    "values ('1', 'h', 'added', 1, current_timestamp)"
+                )
+            assert warehouse.pending_counts(mapping) == {"added": 2, "updated": 0, "deleted": 0}
+        finally:
+            ctx.close()

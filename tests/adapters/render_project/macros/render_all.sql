@@ -44,11 +44,15 @@
       'state_rows': 1, 'deleting': 0, 'blocked_reason': "it's held", 'allow_mass_delete': false}) %}
   {% do segment_profiles.replace_table(segment_profiles.bookkeeping_relation('users', 'pending'), 'select 1 as x') %}
   {% do segment_profiles.replace_rows(segment_profiles.bookkeeping_relation('users', 'invalid'),
-      segment_profiles.invalid_keys_from_sql(relation, 'user_id', 'user_id', segment_profiles.bookkeeping_relation('users', 'dups'))) %}
-  {% do segment_profiles.scratch_table('users', 'duplicates', segment_profiles.duplicate_keys_sql(relation, 'user_id')) %}
+      segment_profiles.invalid_keys_from_sql('user_id', segment_profiles.bookkeeping_relation('users', 'unusable'))) %}
+  {% do segment_profiles.scratch_table('users', 'unusable', segment_profiles.unusable_keys_sql(relation, 'user_id')) %}
+  {% do segment_profiles.has_rows(segment_profiles.bookkeeping_relation('users', 'attempts')) %}
   {% do run_query(segment_profiles.changes_sql('users', relation, 'user_id', ['email', 'user_id'],
       {'email': 'email', 'user_id': 'user_id'}, {'email': available.email.data_type, 'user_id': available.user_id.data_type},
-      segment_profiles.bookkeeping_relation('users', 'dups'))) %}
+      segment_profiles.bookkeeping_relation('users', 'unusable'))) %}
+  {% do run_query(segment_profiles.changes_sql('users', relation, 'user_id', ['email', 'user_id'],
+      {'email': 'email', 'user_id': 'user_id'}, {'email': available.email.data_type, 'user_id': available.user_id.data_type},
+      segment_profiles.bookkeeping_relation('users', 'unusable'), doubts=false)) %}
   {% do run_query('select ' ~ segment_profiles.row_hash(['email', 'seen_at'], {'email': available.email.data_type,
       'seen_at': available.seen_at.data_type}) ~ ' from ' ~ relation) %}
   {% do run_query('select ' ~ segment_profiles.hashable_text('seen_at', available.seen_at.data_type) ~ ' from ' ~ relation) %}
