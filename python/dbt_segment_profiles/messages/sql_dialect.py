@@ -47,6 +47,15 @@ class DuckDBDialect:
         """Numbers sent as their exact digits, as DuckDB prints them (DECIMAL, 128-bit)."""
         return kind in _WIDE_INTEGERS or kind.startswith("DECIMAL(")
 
+    def exact_number_text(self, expression: str, kind: str) -> str:
+        """A DECIMAL or 128-bit integer's digits as the builder prints them."""
+        text = f"cast({expression} as varchar)"
+        width, _, scale = kind.removeprefix("DECIMAL(").rstrip(")").partition(",")
+        if scale and width.strip() == scale.strip():
+            # DuckDB prints DECIMAL(4,4) -0.5 as -.5000: Python writes the zero
+            return f"regexp_replace({text}, '^(-?)[.]', '\\10.')"
+        return text
+
     def is_string(self, kind: str) -> bool:
         return kind == "VARCHAR"
 

@@ -66,7 +66,7 @@ def _value_sql(entry: EntrySpec, dialect: SqlDialect) -> _Value | None:
         return _Value(f"cast({literal} as json)", literal, None, exact)
     column, kind = dialect.column(entry.column), entry.kind
     if dialect.is_exact_number(kind):
-        return _Value(column, f"cast({column} as varchar)", None, True)
+        return _Value(column, dialect.exact_number_text(column, kind), None, True)
     condition = None
     if dialect.is_string(kind) or dialect.is_boolean(kind) or dialect.is_integer(kind):
         sql = column
