@@ -84,7 +84,7 @@ def compare_lane(
                     counts.rejected += 1
                 else:
                     got = builder.finish(row[-4], row[2], row[3], row[1], row[4], row[-3])
-                    assert got == expected, (got[100:200], expected[100:200])
+                    assert got == expected, (full[row[0]], got, expected)
                     counts.compared += 1
         assert counts.compared + counts.rejected + counts.flagged == len(rows)
         return counts

@@ -17,6 +17,7 @@ from dbt_segment_profiles.messages.sql_lane import SqlLane, lane_for
 from dbt_segment_profiles.settings import parse_settings
 from segment_testing import duckdb_warehouse
 
+
 def sql_lane(warehouse: Any, mapping: Any) -> SqlLane | None:
     """The lane the sync uses: the mapping's plan over the pending table's column types."""
     types = warehouse.column_types(warehouse.mapping_table(mapping, "pending"))
