@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
+from hashlib import blake2b
 from typing import Any
 
 
 class MessageIds:
-    """The messageIds of one mapping's changes; the mapping's part of the hash is done once."""
+    """The messageIds of one mapping's changes; runs once per message sent, so it stays lean."""
 
-    __slots__ = ("_seed",)
+    __slots__ = ("_prefix",)
 
     def __init__(self, mapping_name: str):
-        self._seed = hashlib.blake2b(
-            f"{mapping_name}\x1f".encode("utf-8", "surrogatepass"), digest_size=16
-        )
+        self._prefix = f"{mapping_name}\x1f".encode("utf-8", "surrogatepass")
 
     def derive(self, key: Any, row_hash: str | None, operation: str, version: int = 0) -> str:
         """The same for every resend of one change (Segment de-duplicates them), different for
         every new change of the key (its change version)."""
-        digest = self._seed.copy()
         # The key goes last: it is the only part that might contain the separator.
-        digest.update(
-            f"{operation}\x1f{row_hash or ''}\x1f{version}\x1f{key}".encode(
-                "utf-8", "surrogatepass"
-            )
-        )
-        return "sp-" + digest.hexdigest()
+        text = f"{operation}\x1f{row_hash or ''}\x1f{version}\x1f{key}"
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: kept, not replaced, as always
+            data = text.encode("utf-8", "surrogatepass")
+        # one hash of mapping name and change (hashing them in two updates is slower)
+        return "sp-" + blake2b(self._prefix + data, digest_size=16).hexdigest()
 
 
 def message_id_for(
