@@ -100,6 +100,24 @@ class DuckDBDialect:
         with Python's)."""
         return f"regexp_full_match({expression}, '[ -~]*')"
 
+    def json_column(self, expression: str, kind: str) -> tuple[str, str] | None:
+        """A JSON column's value as the builder sends it (parsed, then written compactly), and
+        the condition under which only the builder can tell; None when `kind` is not JSON.
+
+        `json()` writes what orjson writes, except for duplicate keys (kept; Python keeps the
+        last), numbers beyond a double or with exponents, and escapes: such rows (and any
+        nested object, whose keys are not checked here) go to the builder."""
+        if kind != "JSON":
+            return None
+        objects = f"strlen({expression}) - strlen(replace({expression}, '{{', ''))"
+        keys = f"json_keys({expression})"
+        python_if = (
+            f"{expression} is not null and (contains({expression}, '\\') or "
+            f"regexp_matches({expression}, '[0-9][eE]|[0-9]{{16}}') or {objects} > 1 or "
+            f"len({keys}) <> len(list_distinct({keys})))"
+        )
+        return f"cast(json({expression}) as varchar)", python_if
+
     def nested_leaf_ok(self, kind: str) -> bool:
         """A STRUCT's or LIST's leaf type that `to_json` writes exactly as the builder does."""
         return kind in _SMALL_INTEGERS or kind in ("VARCHAR", "BOOLEAN")

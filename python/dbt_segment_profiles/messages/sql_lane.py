@@ -73,6 +73,9 @@ def _value_sql(entry: EntrySpec, dialect: SqlDialect) -> _Value | None:
     elif dialect.is_double(kind):
         sql, condition = dialect.double(column), dialect.not_finite(column)
     else:
+        json_value = dialect.json_column(column, kind)
+        if json_value is not None:
+            return _Value(column, json_value[0], json_value[1], True)
         leaves = nested_leaves(kind)
         if leaves is not None:
             if not all(dialect.nested_leaf_ok(leaf) for leaf in leaves):
