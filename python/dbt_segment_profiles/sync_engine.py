@@ -289,9 +289,9 @@ class _MappingSender:
         self.max_in_flight = space_sender.space.connections * 2
 
     def run(self) -> None:
+        plan, lane = _plan_and_lane(self.warehouse, self.mapping)
         acknowledger = Acknowledger(self.warehouse, self.mapping)
         self.acknowledger = acknowledger
-        plan, lane = _plan_and_lane(self.warehouse, self.mapping)
         stream = self.warehouse.stream_pending(self.mapping, self.options.chunk_rows, lane)
         try:
             self._build_and_send(stream, plan, lane is not None)

@@ -13,17 +13,17 @@ import orjson
 
 from .plan import MessagePlan, ScalarSpec
 from .subscriptions import (
-    _EXPECTED,
-    _EXTERNAL_ID_TYPES,
-    _MISSING_ID,
-    _STATUSES,
     CHANNELS,
+    EXPECTED_STATUSES,
+    EXTERNAL_ID_TYPES,
     GROUPS_WITHOUT_EMAIL_STATUS,
     ID_FIELDS,
+    MISSING_ID,
     MISSING_IDS,
     MISSING_STATUSES,
+    STATUS_WORDS,
 )
-from .values import _REPR_LIMIT
+from .values import REPR_LIMIT
 
 
 class _Dialect(Protocol):
@@ -61,8 +61,8 @@ def _status(column: str | None, kind: str, constant: object, d: _Dialect) -> _St
     if not d.is_string(kind):
         return None
     text = f"lower(trim({value}))"
-    cases = " ".join(f"when {d.literal(k)} then {d.literal(v)}" for k, v in _STATUSES.items())
-    known = ", ".join(d.literal(k) for k in ("", *_STATUSES))
+    cases = " ".join(f"when {d.literal(k)} then {d.literal(v)}" for k, v in STATUS_WORDS.items())
+    known = ", ".join(d.literal(k) for k in ("", *STATUS_WORDS))
     bad = f"{value} is not null and {text} not in ({known})"
     # Python's repr quotes with ' and escapes nothing in printable ASCII without ' and \
     python_if = (
@@ -70,12 +70,12 @@ def _status(column: str | None, kind: str, constant: object, d: _Dialect) -> _St
         f"(contains({value}, '''') or contains({value}, '\\'))))"
     )
     quoted = f"'''' || {value} || ''''"
-    limit = _REPR_LIMIT
+    limit = REPR_LIMIT
     described = f"case when length({quoted}) <= {limit} then {quoted} else left({quoted}, "
     described += f"{limit - 3}) || '...' end"
     reason = (
         f"{d.literal(f'column {column} has subscription status ')} || {described} || "
-        f"{d.literal(f'; {_EXPECTED}')}"
+        f"{d.literal(f'; {EXPECTED_STATUSES}')}"
     )
     return _Status(f"case {text} {cases} end", python_if, (bad, reason))
 
@@ -133,7 +133,7 @@ def subscription_sql(plan: MessagePlan, d: _Dialect) -> SubscriptionSql | None:
     reasons.append((" and ".join(f"{s} is null" for s in statuses), d.literal(MISSING_STATUSES)))
     for channel, status in zip(CHANNELS, statuses, strict=True):
         condition = f"{status} is not null and {ids[channel.id_index]} is null"
-        reasons.append((condition, d.literal(_MISSING_ID[channel.id_index])))
+        reasons.append((condition, d.literal(MISSING_ID[channel.id_index])))
     reasons.append(
         (f"({groups_present}) and {statuses[0]} is null", d.literal(GROUPS_WITHOUT_EMAIL_STATUS))
     )
@@ -150,7 +150,7 @@ def subscription_sql(plan: MessagePlan, d: _Dialect) -> SubscriptionSql | None:
             )
         entries.append(f"case when {status} is not null then {entry} || '}}' end")
     external = []
-    for id_sql, id_type in zip(ids, _EXTERNAL_ID_TYPES, strict=True):
+    for id_sql, id_type in zip(ids, EXTERNAL_ID_TYPES, strict=True):
         tail = f',"type":"{id_type}","collection":"users","encoding":"none"}}'
         external.append(
             f"case when {id_sql} is not null then "
