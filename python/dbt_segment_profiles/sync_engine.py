@@ -312,6 +312,9 @@ class _MappingSender:
         # its rejection reason (the last four columns); only flagged rows carry their mapped
         # columns, and go through the builder
         finish = builder.finish
+        # rows SQL rejected go straight to the issues (the same list, cleared when recorded)
+        issue = self.issues.append
+        result, max_reasons = self.result, self.options.max_reasons
         width = len(stream.columns)
         json_at, context_at, reason_at, flag_at = width - 4, width - 3, width - 2, width - 1
         # row: sequence, operation, key, hash, change version, then the mapped columns
@@ -320,7 +323,9 @@ class _MappingSender:
                 if sql_built and not row[flag_at]:
                     reason = row[reason_at]
                     if reason is not None:
-                        self._reject(row, Rejection(reason))
+                        issue(RecordIssue(row[2], row[1], reason, "rejected"))
+                        result.rejected += 1
+                        _note_reason(result, reason, max_reasons)
                         continue
                     message = finish(row[json_at], row[2], row[3], row[1], row[4], row[context_at])
                 else:
