@@ -4,7 +4,8 @@ Run as a script; it writes `{"url": ..., "stats_url": ...}` to --info-file once 
 serves until SIGTERM/SIGINT. `GET <stats_url>` answers the sandbox's stats snapshot as JSON, so
 the benchmark and the measured clients (other processes) can read the message count while it
 runs. The counting itself is `Sandbox(count_only=True)`: it counts `"messageId"` occurrences in
-each accepted `/v1/batch` body without parsing it.
+each accepted `/v1/batch` body without parsing it. With --always-status, every batch is answered
+with that status instead (the benchmark's failing path).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dbt_segment_profiles.sandbox import Sandbox
+from dbt_segment_profiles.sandbox.faults import Faults
 
 
 def read_stats(stats_url: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -71,6 +73,9 @@ def start_stats_server(sandbox: Sandbox) -> ThreadingHTTPServer:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--info-file", type=Path, required=True)
+    parser.add_argument(
+        "--always-status", type=int, default=None, help="answer every batch with this status"
+    )
     args = parser.parse_args(argv)
 
     # The handler only records the signal: Event.set() could block on a lock the interrupted
@@ -79,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda num, _: signalled.append(num))
 
-    sandbox = Sandbox(count_only=True).start()
+    sandbox = Sandbox(count_only=True, faults=Faults(always_status=args.always_status)).start()
     stats = start_stats_server(sandbox)
     try:
         info = {"url": sandbox.url, "stats_url": f"http://127.0.0.1:{stats.server_port}/stats"}
