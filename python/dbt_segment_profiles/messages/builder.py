@@ -48,7 +48,6 @@ __all__ = [
     "compile_mapping",
     "message_id_for",
 ]
-_INTEGRATIONS = INTEGRATIONS
 
 
 @dataclass(frozen=True)
@@ -295,7 +294,7 @@ class MessageBuilder:
         if timestamp is not None:
             message["timestamp"] = timestamp
         message["messageId"] = message_id
-        message["integrations"] = _INTEGRATIONS
+        message["integrations"] = INTEGRATIONS
         message["context"] = context
         return message
 
