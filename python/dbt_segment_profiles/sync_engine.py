@@ -20,7 +20,8 @@ from .delivery.retry import RetryPolicy
 from .delivery.sender import AuthFailed, BatchOutcome, Sender
 from .fingerprint import definition, fingerprint
 from .mappings import Mapping
-from .messages import Rejection, compile_mapping
+from .messages import MessagePlan, Rejection, compile_mapping, compile_plan
+from .messages.sql_lane import SqlLane, lane_for
 from .settings import ProfileSpace
 from .warehouse import PendingStream, RecordIssue, RunRecord, Warehouse
 
@@ -288,12 +289,12 @@ class _MappingSender:
         self.max_in_flight = space_sender.space.connections * 2
 
     def run(self) -> None:
+        plan, lane = _plan_and_lane(self.warehouse, self.mapping)
         acknowledger = Acknowledger(self.warehouse, self.mapping)
         self.acknowledger = acknowledger
-        lane = self.warehouse.sql_messages(self.mapping)
         stream = self.warehouse.stream_pending(self.mapping, self.options.chunk_rows, lane)
         try:
-            self._build_and_send(stream, lane is not None)
+            self._build_and_send(stream, plan, lane is not None)
         except _StopSending:
             pass
         finally:
@@ -302,20 +303,31 @@ class _MappingSender:
             self._drain()
             acknowledger.close()
 
-    def _build_and_send(self, stream: PendingStream, sql_built: bool) -> None:
-        builder = compile_mapping(self.mapping, stream.columns)
+    def _build_and_send(self, stream: PendingStream, plan: MessagePlan, sql_built: bool) -> None:
+        builder = compile_mapping(self.mapping, stream.columns, plan)
         build = builder.build
         batcher = Batcher(max_messages=self.space_sender.space.batch_size)
         add = batcher.add
-        # with sql_built, the warehouse wrote each message up to its messageId (the last two
-        # columns); only flagged rows carry their mapped columns, and go through the builder
+        # with sql_built, the warehouse wrote each message up to its messageId, its context and
+        # its rejection reason (the last four columns); only flagged rows carry their mapped
+        # columns, and go through the builder
         finish = builder.finish
-        json_at, flag_at = len(stream.columns) - 2, len(stream.columns) - 1
+        # rows SQL rejected go straight to the issues (the same list, cleared when recorded)
+        issue = self.issues.append
+        result, max_reasons = self.result, self.options.max_reasons
+        width = len(stream.columns)
+        json_at, context_at, reason_at, flag_at = width - 4, width - 3, width - 2, width - 1
         # row: sequence, operation, key, hash, change version, then the mapped columns
         for chunk in stream:
             for row in chunk:
                 if sql_built and not row[flag_at]:
-                    message = finish(row[json_at], row[2], row[3], row[1], row[4])
+                    reason = row[reason_at]
+                    if reason is not None:
+                        issue(RecordIssue(row[2], row[1], reason, "rejected"))
+                        result.rejected += 1
+                        _note_reason(result, reason, max_reasons)
+                        continue
+                    message = finish(row[json_at], row[2], row[3], row[1], row[4], row[context_at])
                 else:
                     message = build(row, row[1], row[2], row[3], row[4])
                 if type(message) is bytes:
@@ -393,6 +405,18 @@ class _MappingSender:
         result.failed += len(outcome.failed)
         if outcome.auth_error is not None and self.space_sender.auth_error is None:
             self.space_sender.auth_error = outcome.auth_error
+
+
+def _plan_and_lane(warehouse: Warehouse, mapping: Mapping) -> tuple[MessagePlan, SqlLane | None]:
+    """The mapping's message plan, and the SQL the warehouse writes its messages with where
+    it can (both the lane and the builder follow the plan)."""
+    dialect = warehouse.message_dialect
+    if dialect is None:
+        return compile_plan(mapping), None
+    plan = compile_plan(
+        mapping, warehouse.column_types(warehouse.mapping_table(mapping, "pending"))
+    )
+    return plan, lane_for(plan, dialect)
 
 
 def _note_reason(result: MappingResult, reason: str, limit: int) -> None:

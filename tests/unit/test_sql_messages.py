@@ -12,9 +12,20 @@ import orjson
 import pytest
 
 from dbt_segment_profiles.mappings import load_mappings
-from dbt_segment_profiles.messages import Rejection, compile_mapping
+from dbt_segment_profiles.messages import Rejection, compile_mapping, compile_plan
+from dbt_segment_profiles.messages.sql_lane import SqlLane, lane_for
 from dbt_segment_profiles.settings import parse_settings
 from segment_testing import duckdb_warehouse
+
+
+def sql_lane(warehouse: Any, mapping: Any) -> SqlLane | None:
+    """The lane the sync uses: the mapping's plan over the pending table's column types."""
+    types = warehouse.column_types(warehouse.mapping_table(mapping, "pending"))
+    return lane_for(compile_plan(mapping, types), warehouse.message_dialect)
+
+
+# a flagged row's last four columns: message head, context, reason, needs Python
+LANE_TAIL = (None, None, None, True)
 
 SETTINGS, _ = parse_settings({"profile_spaces": {"default": {"write_key_env": "K"}}}, "s")
 
@@ -125,28 +136,34 @@ def test_sql_built_messages_equal_the_builders(name: str, tmp_path: Path) -> Non
     with warehouse.transaction() as cur:
         cur.executemany(f"insert into s.m__pending values ({', '.join(['?'] * 17)})", rows)
 
-    lane = warehouse.sql_messages(mapping)
+    lane = sql_lane(warehouse, mapping)
     assert lane is not None
     full_rows = {row[0]: row for chunk in warehouse.stream_pending(mapping, 500) for row in chunk}
     stream = warehouse.stream_pending(mapping, 500, lane)
     builder = compile_mapping(mapping, stream.columns)
-    compared = flagged = 0
+    compared = flagged = rejected = 0
     for chunk in stream:
         for row in chunk:
-            full = (*full_rows[row[0]], None, True)
+            full = (*full_rows[row[0]], *LANE_TAIL)
             expected = builder.build(full, row[1], row[2], row[3], row[4])
             if row[-1]:
                 # a flagged row carries its mapped columns, for the builder
-                assert repr(row[:-2]) == repr(full_rows[row[0]])
+                assert repr(row[:-4]) == repr(full_rows[row[0]])
                 flagged += 1
                 continue
+            if row[-2] is not None:
+                # rejected in SQL: with the builder's own reason
+                assert expected == Rejection(row[-2]), (row, expected)
+                rejected += 1
+                continue
             assert not isinstance(expected, Rejection), (row, expected)
-            got = builder.finish(row[-2], row[2], row[3], row[1], row[4])
+            got = builder.finish(row[-4], row[2], row[3], row[1], row[4], row[-3])
             assert orjson.loads(got) == orjson.loads(expected), row
             compared += 1
     warehouse.close()
     assert compared > 1000
-    assert flagged > 0 or name == "track_constant_event"
+    # rows without any user id (rejected in SQL now) and NaN or infinite doubles (flagged)
+    assert flagged + rejected > 0 or name == "track_constant_event"
 
 
 EXACT_TABLE = """
@@ -232,7 +249,7 @@ def test_sql_lane_sends_decimals_and_wide_integers_with_the_builders_exact_bytes
     with warehouse.transaction() as cur:
         cur.executemany(f"insert into s.m__pending values ({', '.join(['?'] * 15)})", rows)
 
-    lane = warehouse.sql_messages(mapping)
+    lane = sql_lane(warehouse, mapping)
     assert lane is not None, "DECIMAL and HUGEINT columns stay in the SQL lane"
     full_rows = {row[0]: row for chunk in warehouse.stream_pending(mapping, 100) for row in chunk}
     stream = warehouse.stream_pending(mapping, 100, lane)
@@ -241,9 +258,9 @@ def test_sql_lane_sends_decimals_and_wide_integers_with_the_builders_exact_bytes
     for chunk in stream:
         for row in chunk:
             assert not row[-1], row  # nothing here needs Python
-            expected = builder.build((*full_rows[row[0]], None, True), *row[1:5])
+            expected = builder.build((*full_rows[row[0]], *LANE_TAIL), *row[1:5])
             assert isinstance(expected, bytes), expected
-            got = builder.finish(row[-2], row[2], row[3], row[1], row[4])
+            got = builder.finish(row[-4], row[2], row[3], row[1], row[4], row[-3])
             assert got == expected
             compared += 1
     warehouse.close()

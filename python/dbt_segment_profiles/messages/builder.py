@@ -7,7 +7,6 @@ reads values, converts them and serialises.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -15,8 +14,19 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from .. import __version__
-from ..mappings import Mapping, ObjectSource, Source
+from ..mappings import Mapping
+from .message_id import MessageIds, message_id_for
+from .plan import (
+    INTEGRATIONS,
+    LIBRARY,
+    MAX_MESSAGE_BYTES,
+    MAX_MESSAGE_ID,
+    MAX_TRAITS,
+    MESSAGE_TAIL,
+    MESSAGE_TAIL_OPEN,
+    MessagePlan,
+    compile_plan,
+)
 from .subscriptions import (
     ID_FIELDS,
     MISSING_USER_ID,
@@ -27,21 +37,17 @@ from .subscriptions import (
 )
 from .values import ValueProblem, describe, to_id, to_json, to_object, to_timestamp
 
-MAX_MESSAGE_BYTES = 32768
-MAX_TRAITS = 300  # Profiles rejects identify calls with this many traits or more
-MAX_MESSAGE_ID = 100  # messageId must be shorter than this
-
-LIBRARY = {"name": "dbt-segment-profiles", "version": __version__}
-# Shared by every message: they are serialised right away and never mutated.
-_INTEGRATIONS = {"All": False}
-# what follows the messageId in every message without per-row context (see warehouse SQL lanes)
-MESSAGE_TAIL = (
-    '",'
-    + orjson.dumps({"integrations": _INTEGRATIONS, "context": {"library": LIBRARY}}).decode()[1:]
-)
-
-_TYPES = {"identify": "identify", "group": "group", "track": "track", "subscriptions": "identify"}
-_BODY_FIELDS = {"identify": "traits", "group": "traits", "track": "properties"}
+__all__ = [
+    "LIBRARY",
+    "MAX_MESSAGE_BYTES",
+    "MAX_MESSAGE_ID",
+    "MAX_TRAITS",
+    "MESSAGE_TAIL",
+    "MessageBuilder",
+    "Rejection",
+    "compile_mapping",
+    "message_id_for",
+]
 
 
 @dataclass(frozen=True)
@@ -125,49 +131,29 @@ def _value_getter(indexes: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any
     return itemgetter(*indexes)
 
 
-def message_id_for(
-    mapping_name: str, key: Any, row_hash: str | None, operation: str, version: int = 0
-) -> str:
-    """The deterministic messageId of a change: the same for every resend of it (so Segment
-    de-duplicates them), different for every new change of the key (its change version)."""
-    digest = hashlib.blake2b(_id_seed(mapping_name), digest_size=16)
-    digest.update(_id_text(key, row_hash, operation, version))
-    return "sp-" + digest.hexdigest()
-
-
-def _id_seed(mapping_name: str) -> bytes:
-    return f"{mapping_name}\x1f".encode("utf-8", "surrogatepass")
-
-
-def _id_text(key: Any, row_hash: str | None, operation: str, version: int) -> bytes:
-    # The key goes last: it is the only part that might contain the separator.
-    return f"{operation}\x1f{row_hash or ''}\x1f{version}\x1f{key}".encode(
-        "utf-8", "surrogatepass"
-    )
-
-
 class MessageBuilder:
     """Builds the messages of one mapping; see `compile_mapping`."""
 
     def __init__(
         self,
-        mapping: Mapping,
+        plan: MessagePlan,
         scalars: dict[str, _Scalar],
         objects: dict[str, _Object],
         used_columns: tuple[tuple[str, int], ...],
     ):
-        action = mapping.action
-        self.mapping_name = mapping.name
+        action = plan.action
+        self.mapping_name = plan.mapping_name
         self.action = action
-        self._type = _TYPES[action]
-        self._body_key = _BODY_FIELDS.get(action, "traits")
-        self._limit_traits = action in ("identify", "subscriptions")
+        self.plan = plan
+        self._type = plan.message_type
+        self._body_key = plan.body_key
+        self._limit_traits = plan.limit_traits
         self._track = action == "track"
         self._subscriptions = action == "subscriptions"
         self._user_id = scalars.get("user_id")
         self._anonymous_id = scalars.get("anonymous_id")
         self._group_id = scalars.get("group_id")
-        self._group_required = action == "group"
+        self._group_required = "group_id" in plan.required
         self._event = scalars.get("event_name")
         self._timestamp = scalars.get("timestamp")
         self._message_id = scalars.get("message_id")
@@ -177,15 +163,24 @@ class MessageBuilder:
         self._sub_statuses = tuple(scalars.get(field) for field in STATUS_FIELDS)
         self._sub_groups = objects.get("subscription_groups")
         self._used_columns = used_columns
-        self._id_seed = hashlib.blake2b(_id_seed(mapping.name), digest_size=16)
+        self._ids = MessageIds(plan.mapping_name)
+        self.message_id = self._ids.derive
 
     def finish(
-        self, head: str, key: str, row_hash: str | None, operation: str, version: int = 0
+        self,
+        head: str,
+        key: str,
+        row_hash: str | None,
+        operation: str,
+        version: int = 0,
+        context: str | None = None,
     ) -> bytes:
-        """A message the warehouse wrote up to its messageId, completed as `build` would."""
-        digest = self._id_seed.copy()
-        digest.update(_id_text(key, row_hash, operation, version))
-        return (head + ',"messageId":"sp-' + digest.hexdigest() + MESSAGE_TAIL).encode()
+        """A message the warehouse wrote up to its messageId, completed as `build` would;
+        `context`: what the warehouse wrote of the context after its library entry."""
+        message_id = self.message_id(key, row_hash, operation, version)
+        if context is None:
+            return (head + ',"messageId":"' + message_id + MESSAGE_TAIL).encode()
+        return (head + ',"messageId":"' + message_id + MESSAGE_TAIL_OPEN + context + "}}").encode()
 
     def build(
         self,
@@ -270,9 +265,7 @@ class MessageBuilder:
             # a deleted row's mapped columns are NULL: it gets the derived id, as unmapped ones do
             if spec is not None and operation != "deleted":
                 return _missing_required("message_id", spec, row)
-            digest = self._id_seed.copy()
-            digest.update(_id_text(key, row_hash, operation, version))
-            message_id = "sp-" + digest.hexdigest()
+            message_id = self.message_id(key, row_hash, operation, version)
         elif len(message_id) >= MAX_MESSAGE_ID:
             return Rejection(
                 f"column {spec.column if spec else ''} has a message_id of {len(message_id)} "
@@ -301,7 +294,7 @@ class MessageBuilder:
         if timestamp is not None:
             message["timestamp"] = timestamp
         message["messageId"] = message_id
-        message["integrations"] = _INTEGRATIONS
+        message["integrations"] = INTEGRATIONS
         message["context"] = context
         return message
 
@@ -387,12 +380,17 @@ def _positions(columns: Sequence[str]) -> Callable[[str], int | None]:
     return position
 
 
-def compile_mapping(mapping: Mapping, columns: Sequence[str]) -> MessageBuilder:
-    """A builder for `mapping`'s rows, whose values come in the order of `columns`.
+def compile_mapping(
+    mapping: Mapping, columns: Sequence[str], plan: MessagePlan | None = None
+) -> MessageBuilder:
+    """A builder for `mapping`'s rows (following its `plan`, compiled here when not given),
+    whose values come in the order of `columns`.
 
     Raises ValueError naming a mapped column that is not in `columns`, or a constant that cannot
     be sent.
     """
+    if plan is None:
+        plan = compile_plan(mapping)
     position = _positions(columns)
     used: dict[str, int] = {}
 
@@ -400,72 +398,41 @@ def compile_mapping(mapping: Mapping, columns: Sequence[str]) -> MessageBuilder:
         found = position(column)
         if found is None:
             raise ValueError(
-                f"mapping {mapping.name}: column {column!r} is not among the columns read "
+                f"mapping {plan.mapping_name}: column {column!r} is not among the columns read "
                 f"({', '.join(columns) or 'none'})"
             )
         used.setdefault(column, found)
         return found
 
-    def constant(convert: Callable[[Any, str], Any], value: Any, field: str) -> Any:
-        try:
-            return convert(value, f"{{value: ...}} of {field}")
-        except ValueProblem as problem:
-            raise ValueError(f"mapping {mapping.name}: fields.{field}: {problem.reason}") from None
-
-    def converter_for(field: str) -> Callable[[Any, str], Any]:
-        if field == "timestamp":
-            return to_timestamp
-        if field in STATUS_FIELDS:
-            return normalise_status
-        return lambda value, column: to_id(value, column, field)
-
-    scalars: dict[str, _Scalar] = {}
+    scalars = {
+        field: _Scalar(spec.column, -1, spec.constant)
+        if spec.column is None
+        else _Scalar(spec.column, index_of(spec.column), None)
+        for field, spec in plan.scalars.items()
+    }
     objects: dict[str, _Object] = {}
-    for field, source in mapping.fields.items():
-        if isinstance(source, Source):
-            if source.column is not None:
-                scalars[field] = _Scalar(source.column, index_of(source.column), None)
-                continue
-            if field == "message_id":
-                # One id for every row would make Segment de-duplicate all but the first.
-                raise ValueError(
-                    f"mapping {mapping.name}: fields.message_id must be a column, not a constant"
-                )
-            value = constant(converter_for(field), source.constant, field)
-            if value is None and field in ("group_id", "event_name"):
-                raise ValueError(f"mapping {mapping.name}: fields.{field}: constant is empty")
-            scalars[field] = _Scalar(None, -1, value)
-        elif isinstance(source, ObjectSource):
-            if source.column is not None:
-                objects[field] = _Object((), source.column, index_of(source.column))
-                continue
-            entries = []
-            for name, inner in source.entries:
-                label = f"{field}.{name}"
-                if inner.column is not None:
-                    entries.append((name, index_of(inner.column), inner.column, None))
-                elif field == "subscription_groups":
-                    group = constant(
-                        lambda value, column, name=name: subscription_group(name, value, column),
-                        inner.constant,
-                        label,
-                    )
-                    entries.append((name, -1, None, group))
-                else:
-                    entries.append((name, -1, None, constant(to_json, inner.constant, label)))
-            if entries and all(index >= 0 for _, index, _, _ in entries):
-                objects[field] = _Object(
-                    tuple(entries),
-                    None,
-                    -1,
-                    names=tuple(entry[0] for entry in entries),
-                    columns=tuple(entry[2] for entry in entries),
-                    getter=_value_getter([entry[1] for entry in entries]),
-                )
-            else:
-                objects[field] = _Object(tuple(entries), None, -1)
+    for field, spec in plan.objects.items():
+        if spec.column is not None:
+            objects[field] = _Object((), spec.column, index_of(spec.column))
+            continue
+        entries = tuple(
+            (
+                entry.name,
+                -1 if entry.column is None else index_of(entry.column),
+                entry.column,
+                entry.constant,
+            )
+            for entry in spec.entries
+        )
+        if entries and all(index >= 0 for _, index, _, _ in entries):
+            objects[field] = _Object(
+                entries,
+                None,
+                -1,
+                names=tuple(entry[0] for entry in entries),
+                columns=tuple(entry[2] for entry in entries),
+                getter=_value_getter([entry[1] for entry in entries]),
+            )
         else:
-            raise ValueError(f"mapping {mapping.name}: fields.{field}: unsupported source")
-    if mapping.action not in _TYPES:
-        raise ValueError(f"mapping {mapping.name}: unknown action {mapping.action!r}")
-    return MessageBuilder(mapping, scalars, objects, tuple(used.items()))
+            objects[field] = _Object(entries, None, -1)
+    return MessageBuilder(plan, scalars, objects, tuple(used.items()))

@@ -16,7 +16,7 @@ SUBSCRIBED = "SUBSCRIBED"
 UNSUBSCRIBED = "UNSUBSCRIBED"
 DID_NOT_SUBSCRIBE = "DID_NOT_SUBSCRIBE"
 
-_STATUSES = {
+STATUS_WORDS = {
     "true": SUBSCRIBED,
     "subscribed": SUBSCRIBED,
     "false": UNSUBSCRIBED,
@@ -24,7 +24,7 @@ _STATUSES = {
     "did_not_subscribe": DID_NOT_SUBSCRIBE,
     "did-not-subscribe": DID_NOT_SUBSCRIBE,
 }
-_EXPECTED = "expected subscribed, unsubscribed, did_not_subscribe, true or false"
+EXPECTED_STATUSES = "expected subscribed, unsubscribed, did_not_subscribe, true or false"
 
 # Segment's own wording, so users can search for it.
 MISSING_USER_ID = "Either `Anonymous ID` or `User ID` must be defined."
@@ -51,8 +51,8 @@ GROUPS_WITHOUT_EMAIL_STATUS = (
 # The identifier fields, in channel order, with their externalIds type and the error for a
 # status whose identifier is missing.
 ID_FIELDS = ("email", "phone", "android_push_token", "ios_push_token")
-_EXTERNAL_ID_TYPES = ("email", "phone", "android.push_token", "ios.push_token")
-_MISSING_ID = (MISSING_EMAIL, MISSING_PHONE, MISSING_ANDROID_TOKEN, MISSING_IOS_TOKEN)
+EXTERNAL_ID_TYPES = ("email", "phone", "android.push_token", "ios.push_token")
+MISSING_ID = (MISSING_EMAIL, MISSING_PHONE, MISSING_ANDROID_TOKEN, MISSING_IOS_TOKEN)
 
 
 class Channel(NamedTuple):
@@ -84,10 +84,12 @@ def normalise_status(value: Any, column: str) -> str | None:
         text = value.strip().lower()
         if not text:
             return None
-        status = _STATUSES.get(text)
+        status = STATUS_WORDS.get(text)
         if status is not None:
             return status
-    raise ValueProblem(f"column {column} has subscription status {describe(value)}; {_EXPECTED}")
+    raise ValueProblem(
+        f"column {column} has subscription status {describe(value)}; {EXPECTED_STATUSES}"
+    )
 
 
 def subscription_group(name: str, value: Any, column: str) -> dict[str, str] | None:
@@ -121,7 +123,7 @@ def subscription_context(
         return MISSING_STATUSES
     for channel, status in zip(CHANNELS, statuses, strict=True):
         if status and not ids[channel.id_index]:
-            return _MISSING_ID[channel.id_index]
+            return MISSING_ID[channel.id_index]
     if groups and not statuses[0]:
         return GROUPS_WITHOUT_EMAIL_STATUS
 
@@ -138,7 +140,7 @@ def subscription_context(
             subscriptions.append(entry)
     external_ids = [
         {"id": id_, "type": id_type, "collection": "users", "encoding": "none"}
-        for id_, id_type in zip(ids, _EXTERNAL_ID_TYPES, strict=True)
+        for id_, id_type in zip(ids, EXTERNAL_ID_TYPES, strict=True)
         if id_
     ]
     return subscriptions, external_ids

@@ -22,7 +22,7 @@ _INT_MAX = 2**64 - 1
 _DOUBLE_DIGITS = 308
 # Below Decimal.adjusted() -64 a decimal is written in exponent notation, not with 64+ zeros.
 _PLAIN_ZEROS = 64
-_REPR_LIMIT = 80
+REPR_LIMIT = 80
 
 
 class ValueProblem(Exception):
@@ -46,7 +46,7 @@ def describe(value: Any) -> str:
         text = repr(value)
     except Exception:  # e.g. RecursionError for absurdly deep nesting
         text = f"<{type(value).__name__}>"
-    return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
+    return text if len(text) <= REPR_LIMIT else text[: REPR_LIMIT - 3] + "..."
 
 
 def iso_utc(value: datetime | date) -> str:

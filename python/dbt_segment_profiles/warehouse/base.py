@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from ..mappings import Mapping
 from ..state.issues import record_issues
@@ -56,12 +56,14 @@ class CaptureStatus:
     invocation_id: str | None = None
 
 
-@dataclass(frozen=True)
-class SqlMessages:
-    """`json`: each message up to its messageId; `needs_python`: rows the builder must judge."""
+class MessageSql(Protocol):
+    """SQL expressions over the pending table (aliased `p`) that write each row's message, as
+    the message layer compiles them (`messages/sql_lane.py`); the warehouse only runs them."""
 
-    json: str
-    needs_python: str
+    json: str  # the message up to its messageId
+    context: str  # the context after its library entry, or NULL
+    reason: str  # why the row is rejected, or NULL
+    needs_python: str  # true for rows the Python builder must judge
 
 
 class RecordIssue(NamedTuple):
@@ -103,6 +105,9 @@ class Warehouse(AdapterConnections):
     # how pending rows are read; a warehouse that keeps insertion order may skip the sort
     stream_order = "order by p.__sp_seq"
     byte_length_sql = "octet_length"
+    # the dialect in which the message layer may write messages here (its SQL lane), with
+    # `column_types` telling it the pending table's types; None: Python builds every message
+    message_dialect: str | None = None
     # what a record's key is cast to, as capture casts it
     key_text_type = "varchar(4096)"
 
@@ -232,16 +237,13 @@ class Warehouse(AdapterConnections):
             )
         ]
 
-    def sql_messages(self, mapping: Mapping) -> SqlMessages | None:
-        """SQL building this mapping's messages in the warehouse, where it can; else None."""
-        return None
-
     def stream_pending(
-        self, mapping: Mapping, chunk_rows: int = 10_000, lane: SqlMessages | None = None
+        self, mapping: Mapping, chunk_rows: int = 10_000, lane: MessageSql | None = None
     ) -> PendingStream:
         """Pending rows not yet acknowledged: internal columns, then the mapped ones; with a
-        lane, also each message as the warehouse wrote it and whether the builder must judge
-        the row (only then are the mapped columns read)."""
+        lane, also each message's head, context and rejection reason as the warehouse wrote
+        them, and whether the builder must judge the row (only then are the mapped columns
+        read)."""
         # dates and timestamps are formatted by the warehouse, a whole column at a time, in
         # exactly the form the message builder would give them row by row
         kinds = self.temporal_kinds(self.mapping_table(mapping, "pending"))
@@ -261,11 +263,14 @@ class Warehouse(AdapterConnections):
             f"case when __sp_python then {self.quote(c)} end as {self.quote(c)}"
             for c in mapping.columns
         ]
+        length = self.byte_length_sql
+        size = f"{length}(__sp_json) + coalesce({length}(__sp_context), 0)"
         sql = (
             f"select __sp_seq, __sp_op, __sp_key, __sp_hash, __sp_version, {', '.join(flagged)}, "
-            "__sp_json, __sp_python from (select *, __sp_needs_python "
-            f"or {self.byte_length_sql}(__sp_json) > {_SQL_MESSAGE_LIMIT} as __sp_python from ("
-            f"select {internal}, {', '.join(selected)}, {lane.json} as __sp_json, "
+            "__sp_json, __sp_context, __sp_reason, __sp_python from (select *, "
+            f"coalesce(__sp_needs_python or {size} > {_SQL_MESSAGE_LIMIT}, false) as __sp_python "
+            f"from (select {internal}, {', '.join(selected)}, {lane.json} as __sp_json, "
+            f"{lane.context} as __sp_context, {lane.reason} as __sp_reason, "
             f"{lane.needs_python} as __sp_needs_python {source} {self.stream_order}))"
         )
         return self.stream(sql, chunk_rows)

@@ -10,9 +10,7 @@ from typing import Any
 import orjson
 
 from ..errors import SegmentProfilesError
-from ..mappings import Mapping
-from .base import SqlMessages, Warehouse
-from .duckdb_messages import sql_messages as duckdb_sql_messages
+from .base import Warehouse
 
 _LOCK_HOLDER = re.compile(r"lock is held in (\S+) \(PID (\d+)\)")
 # enough for the runner's joins to stream and spill; keeps sync memory flat as tables grow
@@ -36,6 +34,8 @@ class DuckDBWarehouse(Warehouse):
     # in memory; acknowledgements sort each batch's sequence numbers themselves
     stream_order = ""
     byte_length_sql = "strlen"
+    # the SQL dialect the message layer writes messages in, here (messages/sql_dialect.py)
+    message_dialect = "duckdb"
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         self._wait_seconds = wait_seconds
@@ -117,11 +117,6 @@ class DuckDBWarehouse(Warehouse):
     def temporal_kinds(self, table: str) -> dict[str, str]:
         types = self.column_types(table)
         return {name: _TEMPORAL[kind] for name, kind in types.items() if kind in _TEMPORAL}
-
-    def sql_messages(self, mapping: Mapping) -> SqlMessages | None:
-        return duckdb_sql_messages(
-            mapping, self.column_types(self.mapping_table(mapping, "pending"))
-        )
 
     def iso_utc_sql(self, expression: str, kind: str) -> str:
         if kind == "timestamptz":

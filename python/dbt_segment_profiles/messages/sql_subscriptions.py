@@ -1,0 +1,164 @@
+"""The SQL lane's part of a subscriptions message: `context.messaging_subscriptions`,
+`context.externalIds`, and Segment's rejection texts, in the order `subscriptions.py` checks them.
+
+Statuses are normalised in SQL only where SQL's trim and lower agree with Python's (printable
+ASCII); any other text goes to the Python builder, which stays the reference.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+import orjson
+
+from .plan import MessagePlan, ScalarSpec
+from .subscriptions import (
+    CHANNELS,
+    EXPECTED_STATUSES,
+    EXTERNAL_ID_TYPES,
+    GROUPS_WITHOUT_EMAIL_STATUS,
+    ID_FIELDS,
+    MISSING_ID,
+    MISSING_IDS,
+    MISSING_STATUSES,
+    STATUS_WORDS,
+)
+from .values import REPR_LIMIT
+
+
+class _Dialect(Protocol):
+    def literal(self, text: str) -> str: ...
+    def column(self, name: str) -> str: ...
+    def json_text(self, expression: str) -> str: ...
+    def is_string(self, kind: str) -> bool: ...
+    def is_boolean(self, kind: str) -> bool: ...
+    def printable_ascii(self, expression: str) -> str: ...
+    def id_text(
+        self, column: str | None, kind: str, constant: object, field: str
+    ) -> str | None: ...
+
+
+class SubscriptionSql(NamedTuple):
+    python_if: list[str]
+    reasons: list[tuple[str, str]]  # (condition, reason text), in the builder's order
+    context: str  # what follows the library entry in the context
+
+
+class _Status(NamedTuple):
+    sql: str  # the normalised status, NULL when absent (or unrecognised: see reasons)
+    python_if: str | None
+    bad: tuple[str, str] | None  # (condition, reason) for an unrecognised status
+
+
+def _status(column: str | None, kind: str, constant: object, d: _Dialect) -> _Status | None:
+    """A status as `normalise_status` gives it; None when only the builder can read it."""
+    if column is None:
+        return _Status("null" if constant is None else d.literal(str(constant)), None, None)
+    value = d.column(column)
+    if d.is_boolean(kind):
+        sql = f"case when {value} then 'SUBSCRIBED' when not {value} then 'UNSUBSCRIBED' end"
+        return _Status(sql, None, None)
+    if not d.is_string(kind):
+        return None
+    text = f"lower(trim({value}))"
+    cases = " ".join(f"when {d.literal(k)} then {d.literal(v)}" for k, v in STATUS_WORDS.items())
+    known = ", ".join(d.literal(k) for k in ("", *STATUS_WORDS))
+    bad = f"{value} is not null and {text} not in ({known})"
+    # Python's repr quotes with ' and escapes nothing in printable ASCII without ' and \
+    python_if = (
+        f"{value} is not null and (not {d.printable_ascii(value)} or ({bad} and "
+        f"(contains({value}, '''') or contains({value}, '\\'))))"
+    )
+    quoted = f"'''' || {value} || ''''"
+    limit = REPR_LIMIT
+    described = f"case when length({quoted}) <= {limit} then {quoted} else left({quoted}, "
+    described += f"{limit - 3}) || '...' end"
+    reason = (
+        f"{d.literal(f'column {column} has subscription status ')} || {described} || "
+        f"{d.literal(f'; {EXPECTED_STATUSES}')}"
+    )
+    return _Status(f"case {text} {cases} end", python_if, (bad, reason))
+
+
+def subscription_sql(plan: MessagePlan, d: _Dialect) -> SubscriptionSql | None:
+    """The subscriptions part of `plan`'s lane; None when only the builder can build it."""
+    ids: list[str] = []
+    for field in ID_FIELDS:
+        spec = plan.scalars.get(field)
+        sql = "null" if spec is None else d.id_text(spec.column, spec.kind, spec.constant, field)
+        if sql is None:
+            return None
+        ids.append(sql)
+    python_if: list[str] = []
+    bad: list[tuple[str, str]] = []
+    statuses: list[str] = []
+    for channel in CHANNELS:
+        spec = plan.scalars.get(channel.status_field) or ScalarSpec(None, "", None)
+        status = _status(spec.column, spec.kind, spec.constant, d)
+        if status is None:
+            return None
+        statuses.append(status.sql)
+        python_if += [status.python_if] if status.python_if else []
+        bad += [status.bad] if status.bad else []
+
+    groups_spec = plan.objects.get("subscription_groups")
+    groups: list[str] = []  # each group's JSON text, NULL when the group is left out
+    present: list[str] = []
+    if groups_spec is not None:
+        if groups_spec.column is not None:
+            return None
+        for entry in groups_spec.entries:
+            name = orjson.dumps(entry.name).decode()
+            if entry.column is None:
+                if entry.constant is not None:
+                    groups.append(d.literal(orjson.dumps(entry.constant).decode()))
+                    present.append("true")
+                continue
+            status = _status(entry.column, entry.kind, None, d)
+            if status is None:
+                return None
+            python_if += [status.python_if] if status.python_if else []
+            bad += [status.bad] if status.bad else []
+            value = d.column(entry.column)
+            head = d.literal('{"name":' + name)
+            groups.append(
+                f"case when {value} is not null then {head} || "
+                f"coalesce(',\"status\":\"' || {status.sql} || '\"', '') || '}}' end"
+            )
+            present.append(f"{value} is not null")
+    groups_present = " or ".join(f"({p})" for p in present) or "false"
+
+    reasons = list(bad)
+    reasons.append((" and ".join(f"{i} is null" for i in ids), d.literal(MISSING_IDS)))
+    reasons.append((" and ".join(f"{s} is null" for s in statuses), d.literal(MISSING_STATUSES)))
+    for channel, status in zip(CHANNELS, statuses, strict=True):
+        condition = f"{status} is not null and {ids[channel.id_index]} is null"
+        reasons.append((condition, d.literal(MISSING_ID[channel.id_index])))
+    reasons.append(
+        (f"({groups_present}) and {statuses[0]} is null", d.literal(GROUPS_WITHOUT_EMAIL_STATUS))
+    )
+
+    entries = []
+    for channel, status in zip(CHANNELS, statuses, strict=True):
+        key = d.json_text(ids[channel.id_index])
+        entry = f'\'{{"key":\' || {key} || \',"type":"{channel.type}","status":"\' || '
+        entry += f"{status} || '\"'"
+        if channel.id_index == 0 and groups:
+            entry += (
+                f" || case when {groups_present} then ',\"groups\":[' || "
+                f"concat_ws(',', {', '.join(groups)}) || ']' else '' end"
+            )
+        entries.append(f"case when {status} is not null then {entry} || '}}' end")
+    external = []
+    for id_sql, id_type in zip(ids, EXTERNAL_ID_TYPES, strict=True):
+        tail = f',"type":"{id_type}","collection":"users","encoding":"none"}}'
+        external.append(
+            f"case when {id_sql} is not null then "
+            f"'{{\"id\":' || {d.json_text(id_sql)} || {d.literal(tail)} end"
+        )
+    context = (
+        f"',\"messaging_subscriptions\":[' || concat_ws(',', {', '.join(entries)}) || "
+        f"'],\"externalIds\":[' || concat_ws(',', {', '.join(external)}) || "
+        "'],\"messaging_subscriptions_retl\":true'"
+    )
+    return SubscriptionSql(python_if, reasons, context)
