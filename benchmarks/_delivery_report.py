@@ -55,7 +55,9 @@ def print_report(
         "\nevents/s: rows over the child's wall time, start-up and project loading included "
         "(the bare sender's too); the official client: its send phase, rows preloaded. "
         "Rejected and failed rows: rows recorded per second. Share: of the faster bare run. "
-        "Sync phase: elapsed_seconds as `dbt-segment sync --json` reports it."
+        "Sync phase: elapsed_seconds as `dbt-segment sync --json` reports it (the bare "
+        "sender: its own clock, from opening the warehouse); share, phases only: the same "
+        "ratio without start-up."
     )
     print(f"load average (1, 5, 15 min): {started_load} at the start, {load_average()} at the end")
     print(f"on {os.cpu_count()} CPUs; command: {command}")
@@ -66,18 +68,28 @@ def _print_size(measured: list[Measurement], profile: str) -> bool:
     rows = measured[0].rows
     bare = max((m.per_second or 0.0) for m in measured if m.kind == "bare")
     print(f"\n{profile}, {rows:,} rows per path:\n")
-    print(
-        "| path | rows | events/s | share of bare | sync phase | wall incl. start-up | peak RSS |"
+    bare_phase = max(
+        (m.rows / m.phase_seconds for m in measured if m.kind == "bare" and m.phase_seconds),
+        default=0.0,
     )
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| path | rows | events/s | share of bare | wall incl. start-up | sync phase "
+        "| share, phases only | peak RSS |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for m in measured:
         rate = m.per_second
         events = "-" if rate is None else f"{rate:,.0f}"
         share = "-" if rate is None or not bare else f"{rate / bare:.2f}"
         phase = "-" if m.phase_seconds is None else f"{m.phase_seconds:.2f} s"
+        phase_share = (
+            f"{m.rows / m.phase_seconds / bare_phase:.2f}"
+            if m.phase_seconds and bare_phase and rate is not None and m.kind != "official"
+            else "-"
+        )
         print(
-            f"| {m.label} | {m.rows:,} | {events} | {share} | {phase} | {m.wall_seconds:.2f} s "
-            f"| {m.peak_rss_mb:.0f} MB |" + ("" if m.ok else " COUNT MISMATCH")
+            f"| {m.label} | {m.rows:,} | {events} | {share} | {m.wall_seconds:.2f} s | {phase} "
+            f"| {phase_share} | {m.peak_rss_mb:.0f} MB |" + ("" if m.ok else " COUNT MISMATCH")
         )
     print()
     sending = next((m for m in measured if m.kind == "sent"), None)
