@@ -57,7 +57,8 @@ def print_report(
         "Rejected and failed rows: rows recorded per second. Share: of the faster bare run. "
         "Sync phase: elapsed_seconds as `dbt-segment sync --json` reports it (the bare "
         "sender: its own clock, from opening the warehouse); share, phases only: the same "
-        "ratio without start-up."
+        "ratio without start-up. Recording alone: no start-up, no reading; its wall time is "
+        "its phase."
     )
     print(f"load average (1, 5, 15 min): {started_load} at the start, {load_average()} at the end")
     print(f"on {os.cpu_count()} CPUs; command: {command}")
@@ -96,9 +97,17 @@ def _print_size(measured: list[Measurement], profile: str) -> bool:
     for m in measured:
         if m.kind in RECORDED_KINDS and sending is not None and m.per_second:
             ratio = m.per_second / (sending.per_second or 1.0)
+            phases = ""
+            if m.phase_seconds and sending.phase_seconds:
+                # recording alone has no start-up: its phase against the sync's is the fair one
+                phases = (
+                    f"; in the phases, {m.rows / m.phase_seconds:,.0f}/s, "
+                    f"{sending.phase_seconds / m.phase_seconds:.2f}x"
+                )
             print(
                 f"{m.label}: {m.per_second:,.0f} rows recorded/s, {ratio:.2f}x the rate of "
                 f"sending as many rows ({sending.label}: {sending.per_second:,.0f} events/s)"
+                + phases
             )
     paths = [m for m in measured if m.kind in ("sent", *RECORDED_KINDS)]
     if paths and bare:
