@@ -27,7 +27,7 @@ runner (python/ first on PYTHONPATH).
     .venv/bin/python benchmarks/bench_delivery.py --quick
     .venv/bin/python benchmarks/bench_delivery.py --rows-small 200000 --rows-large 1000000
     .venv/bin/python benchmarks/bench_delivery.py --profile postgres --rows-large 0
-    .venv/bin/python benchmarks/bench_delivery.py --only-rejected
+    .venv/bin/python benchmarks/bench_delivery.py --only-rejected --recording-alone
 """
 
 from __future__ import annotations
@@ -167,6 +167,7 @@ class Bench:
         self.receiver: Receiver = receivers["ok"]
         self.failing: Receiver = receivers["failing"]
         self.logs = project.parent
+        self.reason = "rejected"  # the last reason a rejected or failed sync gave
 
     def sync(self, path: BenchPath, size: str, rows: int, attempt: int = 1) -> Measurement:
         """`dbt-segment sync` of one path's mapping; checks what it sent or recorded."""
@@ -202,6 +203,7 @@ class Bench:
             }
             ok = run.returncode == 1 and got == expected and issues == want and counted == 0
             measured.detail = f"issues (rows, keys, attempts) {issues}"
+            self.reason = result["reasons"][0] if result["reasons"] else path.outcome
         if not ok:
             measured.ok = False
             measured.notes.append(
@@ -292,6 +294,39 @@ class Bench:
         _progress(measured, "send phase; rows preloaded")
         return measured
 
+    def recording_alone(self, rows: int) -> list[Measurement]:
+        """As many issues through the runner's own recording (benchmarks/_record_issues.py,
+        DuckDB), in the sync's call sizes: new ones, then the same again."""
+        result_file = self.logs / f"record_issues_{rows}.json"
+        args = [
+            sys.executable,
+            str(HERE / "_record_issues.py"),
+            *("--db", self.target.bare_source()[1]),  # DuckDB's file
+            *("--schema", BOOKKEEPING_SCHEMA, "--rows", str(rows), "--reason", self.reason),
+            *("--result", str(result_file)),
+        ]
+        run = run_measured(args, self.env, HERE, self.logs, f"record_issues_{rows}")
+        if run.returncode != 0 or not result_file.exists():
+            sys.exit(f"recording alone failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
+        result = json.loads(result_file.read_text())
+        measured = []
+        for attempt, seconds in enumerate(result["seconds"], 1):
+            m = Measurement(
+                f"recording alone ({_attempt_label(attempt)})",
+                rows,
+                seconds,
+                run.peak_rss_mb,
+                seconds,
+                kind=REJECTED,
+                detail=f"{result['calls']} calls, checks {result['checks'][attempt - 1]}",
+            )
+            if result["checks"][attempt - 1] != [rows, rows, attempt, attempt]:
+                m.ok = False
+                m.notes.append(f"issues (rows, keys, attempts) {result['checks'][attempt - 1]}")
+            _progress(m, "recording only: no start-up, no reading")
+            measured.append(m)
+        return measured
+
     def issue_counts(self, mapping: str) -> tuple[int, ...]:
         """Rows, distinct keys, least and most attempts of a mapping's recorded issues."""
         rows = self.target.query(
@@ -316,7 +351,12 @@ def _progress(m: Measurement, extra: str) -> None:
 
 
 def measure_size(
-    bench: Bench, size: str, rows: int, paths: list[BenchPath], official: bool
+    bench: Bench,
+    size: str,
+    rows: int,
+    paths: list[BenchPath],
+    official: bool,
+    recording_alone: bool = False,
 ) -> list[Measurement]:
     print(f"\n{rows:,} rows per path", flush=True)
     results = [bench.bare(size, rows, 1)]
@@ -325,6 +365,8 @@ def measure_size(
             results.append(bench.sync(path, size, rows, attempt))
         if path.name == REFERENCE:
             results.append(bench.noop_sync(path, size, rows))
+        if path.outcome == REJECTED and recording_alone:
+            results.extend(bench.recording_alone(rows))
     results.append(bench.bare(size, rows, 2))
     if official:
         results.append(bench.official(size, rows))
@@ -349,6 +391,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only-rejected", action="store_true", help=f"only the {REFERENCE} and rejected paths"
     )
     parser.add_argument("--skip-official", action="store_true")
+    parser.add_argument(
+        "--recording-alone",
+        action="store_true",
+        help="DuckDB: also time recording as many issues alone (benchmarks/_record_issues.py)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = parser.parse_args(argv)
     if args.quick:
@@ -411,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(project, target, env, receivers)
         official = not args.skip_official and args.profile == "duckdb"
         for size, rows in sizes.items():
-            results[size] = measure_size(bench, size, rows, args.selected, official)
+            alone = args.recording_alone and args.profile == "duckdb"
+            results[size] = measure_size(bench, size, rows, args.selected, official, alone)
     finally:
         for receiver in receivers.values():
             receiver.stop()

@@ -118,3 +118,28 @@ def test_streams_read_in_chunks_on_a_connection_of_their_own() -> None:
     assert warehouse._reader.handle.log[0] == ("select n", None)
     warehouse.close()
     assert warehouse._opened == []
+
+
+class ReadingAhead(Warehouse):
+    """A driver whose next chunk is fetched on a thread (as Postgres')."""
+
+    read_ahead = True
+
+
+def test_reading_ahead_gives_the_same_chunks_in_order() -> None:
+    warehouse = ReadingAhead(adapter(), "s")
+    stream = warehouse.stream("select n", 2)
+    assert list(stream) == [[(0,), (1,)], [(2,), (3,)], [(4,)]]
+    assert warehouse._reader.handle.log[-1] == ("close", None)
+    warehouse.close()
+
+
+def test_a_stream_closed_early_stops_reading_ahead_and_releases_its_cursor() -> None:
+    warehouse = ReadingAhead(adapter(), "s")
+    stream = warehouse.stream("select n", 1)
+    chunks = iter(stream)
+    assert next(chunks) == [(0,)]
+    stream.close()
+    assert warehouse._reader.handle.log[-1] == ("close", None)
+    assert list(chunks) == []
+    warehouse.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -43,6 +44,9 @@ class AdapterConnections:
     param = "?"
     # False for a driver that cannot bind parameters: each is rendered as a literal instead
     binds_parameters = True
+    # True for a driver that waits on a server (GIL released) for each fetch: the next chunk
+    # is fetched on a thread while the caller works through the last one
+    read_ahead = False
 
     def __init__(self, adapter: Any, schema: str):
         self.adapter = adapter
@@ -160,12 +164,16 @@ class AdapterConnections:
         columns = [d[0] for d in cur.description]
         convert = self._row_converter(cur.description)
 
+        def fetched() -> Iterator[list[tuple]]:
+            rows = first
+            while rows:
+                yield rows
+                rows = self._fetch(cur, chunk_rows)
+
         def chunks() -> Iterator[list[tuple]]:
             try:
-                rows = first
-                while rows:
+                for rows in read_ahead(fetched()) if self.read_ahead else fetched():
                     yield convert(rows) if convert else rows
-                    rows = self._fetch(cur, chunk_rows)
             finally:
                 self._end_stream(reader.handle, cur)
 
@@ -183,6 +191,20 @@ class AdapterConnections:
 
     def _end_stream(self, handle: Any, cur: Any) -> None:
         cur.close()
+
+
+def read_ahead(chunks: Iterator[list[tuple]]) -> Iterator[list[tuple]]:
+    """The same chunks, each next one already fetched on a thread while the caller holds the
+    last: the server's work and the caller's overlap. One chunk ahead, so memory stays flat;
+    the thread is done when this generator ends or is closed."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segment-read-ahead") as pool:
+        ahead = pool.submit(next, chunks, None)
+        while True:
+            rows = ahead.result()
+            if rows is None:
+                return
+            ahead = pool.submit(next, chunks, None)
+            yield rows
 
 
 class InliningCursor:

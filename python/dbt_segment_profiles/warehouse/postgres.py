@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import json
 import os
 import socket
 import time
@@ -10,12 +12,16 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
+
 from ..mappings import Mapping
-from .base import MappingsLocked, Warehouse, quote
+from .base import Ack, MappingsLocked, Warehouse, quote
 
 _cursor_names = itertools.count()
 # type OIDs of date, timestamp and timestamptz
 _TEMPORAL = {1082: "date", 1114: "timestamp", 1184: "timestamptz"}
+# COPY's text format: these characters of a value are written as escapes
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 # the advisory lock space of this package: capture (macros/locks/acquire_mapping_lock.sql) and
 # sync take the same (class, hashtext(schema.mapping)) lock
 LOCK_CLASS = 24167
@@ -27,13 +33,15 @@ class PostgresWarehouse(Warehouse):
 
     param = "%s"
     timestamp_type = "timestamptz"
+    # psycopg2 releases the GIL while a FETCH waits for the server
+    read_ahead = True
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         import psycopg2.extras
 
         # JSON and JSONB arrive as Python objects, like DuckDB's STRUCT and MAP
-        psycopg2.extras.register_default_json(globally=True)
-        psycopg2.extras.register_default_jsonb(globally=True)
+        psycopg2.extras.register_default_json(globally=True, loads=_json_loads)
+        psycopg2.extras.register_default_jsonb(globally=True, loads=_json_loads)
         super().__init__(adapter, schema)
         self._locked: list[str] = []
 
@@ -48,6 +56,29 @@ class PostgresWarehouse(Warehouse):
         if handle.autocommit:
             handle.autocommit = False
         return connection
+
+    def acknowledge(self, mapping: Mapping, acks: Sequence[Ack]) -> None:
+        """As Warehouse.acknowledge, through COPY: a tenth of the client's CPU time of the
+        array literals an insert binds, and less of the server's."""
+        if not acks:
+            return
+        acked_at = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
+        keys, hashes, operations, versions = zip(*acks)
+        # keys are the model's text: escaped one by one only when some need it
+        if _needs_escapes("".join(keys)):
+            keys = tuple(_copy_text(key) for key in keys)
+        hashes = tuple(_copy_text(row_hash) for row_hash in hashes)
+        tail = f"\t{acked_at}\n"
+        lines = [
+            f"{key}\t{row_hash}\t{op}\t{version}{tail}"
+            for key, row_hash, op, version in zip(keys, hashes, operations, versions)
+        ]
+        columns = "record_key, row_hash, operation, change_version, acked_at"
+        with self.transaction() as cur:
+            cur.copy_expert(
+                f"copy {self.mapping_table(mapping, 'acks')} ({columns}) from stdin",
+                io.StringIO("".join(lines)),
+            )
 
     def temporal_kinds(self, table: str) -> dict[str, str]:
         with self.transaction() as cur:
@@ -136,3 +167,23 @@ class PostgresWarehouse(Warehouse):
         if not handle.closed:
             cur.close()
             handle.rollback()
+
+
+def _needs_escapes(text: str) -> bool:
+    return "\\" in text or "\t" in text or "\n" in text or "\r" in text
+
+
+def _copy_text(value: str | None) -> str:
+    """A value in COPY's text format: NULL as \\N, the separators escaped."""
+    if value is None:
+        return "\\N"
+    return value.translate(_COPY_ESCAPES) if _needs_escapes(value) else value
+
+
+def _json_loads(text: str | bytes) -> Any:
+    """orjson where it can (several times faster); the standard library for what orjson
+    refuses, such as an integer wider than 64 bits."""
+    try:
+        return orjson.loads(text)
+    except ValueError:  # orjson.JSONDecodeError is one
+        return json.loads(text)
