@@ -156,13 +156,15 @@ class AdapterConnections:
         else:
             InliningCursor(cur, self).execute(sql)
         # a server-side cursor describes its columns once the first rows are fetched
-        first = self._fetch(cur, chunk_rows)
+        held = [self._fetch(cur, chunk_rows)]
         columns = [d[0] for d in cur.description]
         convert = self._row_converter(cur.description)
 
         def chunks() -> Iterator[list[tuple]]:
             try:
-                rows = first
+                # taken out of `held`: a name the closure kept would pin the first chunk (10,000
+                # rows, megabytes) in memory until the whole stream is read
+                rows = held.pop()
                 while rows:
                     yield convert(rows) if convert else rows
                     rows = self._fetch(cur, chunk_rows)
