@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -9,6 +11,10 @@ from typing import Any
 import pytest
 
 from dbt_segment_profiles.warehouse import Warehouse
+
+
+class Chunk(list):
+    """A fetched chunk that a weak reference can watch (a plain list cannot be)."""
 
 
 class Cursor:
@@ -28,7 +34,7 @@ class Cursor:
 
     def fetchmany(self, size: int) -> list[tuple]:
         rows, self._rows = self._rows[:size], self._rows[size:]
-        return rows
+        return Chunk(rows)
 
     def close(self) -> None:
         self.handle.log.append(("close", None))
@@ -118,3 +124,16 @@ def test_streams_read_in_chunks_on_a_connection_of_their_own() -> None:
     assert warehouse._reader.handle.log[0] == ("select n", None)
     warehouse.close()
     assert warehouse._opened == []
+
+
+def test_a_stream_holds_no_chunk_its_reader_has_let_go() -> None:
+    # pending rows stream in chunks of 10,000: one kept alive for the whole stream is megabytes
+    warehouse = Warehouse(adapter(), "s")
+    chunks = iter(warehouse.stream("select n", 2))
+    first = next(chunks)
+    released = weakref.ref(first)
+    del first
+    assert next(chunks) == [(2,), (3,)]
+    gc.collect()
+    assert released() is None
+    warehouse.close()
