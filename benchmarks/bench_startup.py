@@ -11,9 +11,10 @@ acknowledged, then measures, interleaved --repeat times so load changes hit each
   what a dbt user already waits for) and `python -c "import duckdb; ..."` counting the model's
   rows (the floor: an interpreter, the driver and one query, no dbt at all).
 
-Each is a subprocess; wall time is the process's (start-up included), peak RSS its own
-ru_maxrss (os.wait4). Printed: medians, the highest peak RSS, ratios to both references, and the
-load average at the start and the end (the machine is shared: read the ratios, not the seconds).
+Each is a subprocess; wall time is the process's (start-up included), CPU time its user + system
+time and peak RSS its own ru_maxrss (os.wait4). Printed: medians, the highest peak RSS, ratios to
+the references, and the load average at the start and the end. The machine is shared: read the
+ratios, and the CPU time over the wall time (a loaded machine stretches the wall time alone).
 
 --pending-rows N also measures the peak RSS of syncing N pending rows on two paths: the SQL lane
 (the same plain identify model) and the Python builder (an identify model whose traits include a
@@ -37,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,11 +76,16 @@ class Command:
     name: str
     args: list[str]
     walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
 
     @property
     def wall(self) -> float:
         return statistics.median(self.walls)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus)
 
     @property
     def peak_rss(self) -> float:
@@ -129,16 +136,39 @@ def sync_pending(
     return run.peak_rss_mb
 
 
+@dataclass
+class Timed:
+    returncode: int
+    wall: float
+    cpu: float  # user + system
+    peak_rss_mb: float
+    output: str
+
+
+def run_timed(args: list[str], env: dict[str, str], cwd: Path) -> Timed:
+    """One child's wall time, CPU time and peak RSS (its own rusage, os.wait4). The CPU time is
+    what a command costs; its wall time adds the waits of a shared machine."""
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        child = subprocess.Popen(args, cwd=cwd, env=env, stdout=output, stderr=output)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+    cpu = usage.ru_utime + usage.ru_stime
+    return Timed(os.waitstatus_to_exitcode(status), wall, cpu, usage.ru_maxrss / 1024, text)
+
+
 def measure(commands: list[Command], repeat: int, project: Path, env: dict[str, str]) -> bool:
     ok = True
     for attempt in range(repeat):
         for command in commands:
-            label = f"{command.name.replace(' ', '_')}_{attempt}"
-            run = run_measured(command.args, env, project, project.parent, label)
+            run = run_timed(command.args, env, project)
             if run.returncode != 0:
-                print(f"  {command.name} exited {run.returncode}:\n{run.stdout}\n{run.stderr}")
+                print(f"  {command.name} exited {run.returncode}:\n{run.output}")
                 ok = False
-            command.walls.append(run.wall_seconds)
+            command.walls.append(run.wall)
+            command.cpus.append(run.cpu)
             command.rss.append(run.peak_rss_mb)
         print(
             f"  run {attempt + 1}/{repeat}: "
@@ -151,19 +181,20 @@ def measure(commands: list[Command], repeat: int, project: Path, env: dict[str, 
 def report(commands: list[Command], references: tuple[Command, Command]) -> None:
     dbt_ls, floor = references
     header = (
-        f"{'command':<34}{'wall s':>8}{'min s':>8}{'peak RSS MB':>13}"
-        f"{'/ dbt ls':>10}{'/ floor':>9}"
+        f"{'command':<26}{'wall s':>8}{'CPU s':>8}{'peak RSS MB':>13}"
+        f"{'wall / dbt ls':>15}{'CPU / dbt ls':>14}{'CPU / floor':>13}"
     )
     print("\n" + header + "\n" + "-" * len(header))
     for c in commands:
         print(
-            f"{c.name:<34}{c.wall:>8.2f}{min(c.walls):>8.2f}{c.peak_rss:>13.0f}"
-            f"{c.wall / dbt_ls.wall:>9.2f}x{c.wall / floor.wall:>8.2f}x"
+            f"{c.name:<26}{c.wall:>8.2f}{c.cpu:>8.2f}{c.peak_rss:>13.0f}"
+            f"{c.wall / dbt_ls.wall:>14.2f}x{c.cpu / dbt_ls.cpu:>13.2f}x"
+            f"{c.cpu / floor.cpu:>12.2f}x"
         )
     print(
-        f"\nwall s: median of {len(dbt_ls.walls)} interleaved runs (process wall time, start-up "
-        "included); peak RSS: the highest. References: `dbt ls` on the same project, and the "
-        "floor (python, duckdb, one count(*))."
+        f"\nmedians of {len(dbt_ls.walls)} interleaved runs: wall = the process's wall time "
+        "(start-up included), CPU = its user + system time; peak RSS: the highest. "
+        "References: `dbt ls` on the same project, and the floor (python, duckdb, one count(*))."
     )
 
 
@@ -230,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             f".execute('select count(*) from main.{size.model}').fetchall()"
         )
         references = (
-            Command("reference: dbt ls", [dbt, "ls", *project_flags(project), "-s", size.model]),
-            Command("reference: floor", [sys.executable, "-c", floor_code]),
+            Command("dbt ls (reference)", [dbt, "ls", *project_flags(project), "-s", size.model]),
+            Command("floor (reference)", [sys.executable, "-c", floor_code]),
         )
         ours = [
             Command("sync, nothing changed", runner("sync", project, size.mapping)),
