@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
-import gc
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +29,9 @@ class Context:
     def warehouse(self) -> Warehouse:
         if self._warehouse is None:
             try:
-                with loading():
-                    self._warehouse = open_warehouse(
-                        self.project, self.settings.schema, self.lock_wait_seconds
-                    )
+                self._warehouse = open_warehouse(
+                    self.project, self.settings.schema, self.lock_wait_seconds
+                )
             except SegmentProfilesError:
                 raise
             except Exception as exc:
@@ -60,10 +56,8 @@ def load_context(
 ) -> Context:
     """Read the project and its mappings; config problems are collected, not raised."""
     cli_vars = parse_vars(vars) if isinstance(vars, str) else dict(vars or {})
-    with loading():
-        project = locate(project_dir, profiles_dir, target, cli_vars)
+    project = locate(project_dir, profiles_dir, target, cli_vars)
     raw_vars = vars if isinstance(vars, str) else None
-    # collected as usual: a stale manifest means a whole `dbt parse` in this process
     manifest = load_manifest(project, raw_vars)
     target_schema = str(project.target.get("schema") or "main")
     settings, problems = parse_settings(segment_vars(project), target_schema)
@@ -71,20 +65,6 @@ def load_context(
     return Context(
         project, settings, mapping_set.mappings, problems + mapping_set.problems, manifest
     )
-
-
-@contextlib.contextmanager
-def loading() -> Iterator[None]:
-    """No garbage collection while dbt's modules load: importing them allocates ~1,400 modules'
-    classes and code, nearly none of it garbage, and the collector's passes over that growing
-    heap are about a tenth of the start-up. The collector's state is restored after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def select_mappings(
