@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -9,6 +11,10 @@ from typing import Any
 import pytest
 
 from dbt_segment_profiles.warehouse import Warehouse
+
+
+class Chunk(list):
+    """A fetched chunk that a weak reference can watch (a plain list cannot be)."""
 
 
 class Cursor:
@@ -28,7 +34,7 @@ class Cursor:
 
     def fetchmany(self, size: int) -> list[tuple]:
         rows, self._rows = self._rows[:size], self._rows[size:]
-        return rows
+        return Chunk(rows)
 
     def close(self) -> None:
         self.handle.log.append(("close", None))
@@ -142,4 +148,17 @@ def test_a_stream_closed_early_stops_reading_ahead_and_releases_its_cursor() -> 
     stream.close()
     assert warehouse._reader.handle.log[-1] == ("close", None)
     assert list(chunks) == []
+    warehouse.close()
+
+
+def test_a_stream_holds_no_chunk_its_reader_has_let_go() -> None:
+    # pending rows stream in chunks of 10,000: one kept alive for the whole stream is megabytes
+    warehouse = Warehouse(adapter(), "s")
+    chunks = iter(warehouse.stream("select n", 2))
+    first = next(chunks)
+    released = weakref.ref(first)
+    del first
+    assert next(chunks) == [(2,), (3,)]
+    gc.collect()
+    assert released() is None
     warehouse.close()

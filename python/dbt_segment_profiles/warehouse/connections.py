@@ -160,12 +160,14 @@ class AdapterConnections:
         else:
             InliningCursor(cur, self).execute(sql)
         # a server-side cursor describes its columns once the first rows are fetched
-        first = self._fetch(cur, chunk_rows)
+        held = [self._fetch(cur, chunk_rows)]
         columns = [d[0] for d in cur.description]
         convert = self._row_converter(cur.description)
 
         def fetched() -> Iterator[list[tuple]]:
-            rows = first
+            # taken out of `held`: a name the closure kept would pin the first chunk (10,000
+            # rows, megabytes) in memory until the whole stream is read
+            rows = held.pop()
             while rows:
                 yield rows
                 rows = self._fetch(cur, chunk_rows)
