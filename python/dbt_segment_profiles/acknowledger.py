@@ -10,6 +10,9 @@ from .mappings import Mapping
 from .warehouse import Ack, Warehouse
 
 _DONE: list[Ack] = []
+# batches whose acknowledgements may wait for the warehouse: when it is slower than Segment, the
+# sender waits instead of holding every acknowledged row in memory
+MAX_QUEUED_BATCHES = 16
 
 
 class Acknowledger:
@@ -23,7 +26,7 @@ class Acknowledger:
         self.warehouse = warehouse
         self.mapping = mapping
         self.error: BaseException | None = None
-        self._queue: queue.Queue[Sequence[Ack]] = queue.Queue()
+        self._queue: queue.Queue[Sequence[Ack]] = queue.Queue(MAX_QUEUED_BATCHES)
         self._thread = threading.Thread(
             target=self._run, name=f"acknowledge-{mapping.name}", daemon=True
         )

@@ -20,7 +20,7 @@ from .delivery.retry import RetryPolicy
 from .delivery.sender import AuthFailed, BatchOutcome, Sender
 from .fingerprint import definition, fingerprint
 from .mappings import Mapping
-from .messages import MessagePlan, Rejection, compile_mapping, compile_plan
+from .messages import MessageBuilder, MessagePlan, Rejection, compile_mapping, compile_plan
 from .messages.sql_lane import SqlLane, lane_for
 from .settings import ProfileSpace
 from .warehouse import PendingStream, RecordIssue, RunRecord, Warehouse
@@ -319,6 +319,10 @@ class _MappingSender:
         json_at, context_at, reason_at, flag_at = width - 4, width - 3, width - 2, width - 1
         # row: sequence, operation, key, hash, change version, then the mapped columns
         for chunk in stream:
+            if sql_built and chunk and not any(row[flag_at] for row in chunk):
+                # every message written by the warehouse: finished and batched a chunk at a time
+                self._send_written(chunk, builder, batcher, width)
+                chunk = ()
             for row in chunk:
                 if sql_built and not row[flag_at]:
                     reason = row[reason_at]
@@ -346,6 +350,29 @@ class _MappingSender:
         last = batcher.flush()
         if last is not None:
             self._submit(last)
+
+    def _send_written(
+        self, chunk: list[tuple], builder: MessageBuilder, batcher: Batcher, width: int
+    ) -> None:
+        """Rows the warehouse wrote whole (none flagged): SQL's rejections become issues, the
+        others messages, batched in order."""
+        reason_at = width - 2
+        rejected = [row for row in chunk if row[reason_at] is not None]
+        if rejected:
+            result, max_reasons = self.result, self.options.max_reasons
+            self.issues.extend(
+                RecordIssue(row[2], row[1], row[reason_at], "rejected") for row in rejected
+            )
+            result.rejected += len(rejected)
+            for reason in dict.fromkeys(row[reason_at] for row in rejected):
+                _note_reason(result, reason, max_reasons)
+            chunk = [row for row in chunk if row[reason_at] is None]
+            if not chunk:
+                return
+        seqs, ops, keys, hashes, versions, *_, heads, contexts, _, _ = zip(*chunk)
+        messages = builder.finish_many(heads, keys, hashes, ops, versions, contexts)
+        for full in batcher.extend(seqs, keys, ops, messages, hashes, versions):
+            self._submit(full)
 
     def _reject(self, row: tuple, rejection: Rejection) -> None:
         self.issues.append(RecordIssue(row[2], row[1], rejection.reason, "rejected"))

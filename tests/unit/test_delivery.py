@@ -43,6 +43,39 @@ def test_batcher_cuts_at_the_message_count_and_the_byte_limit() -> None:
     assert [len(b) for b in full] == [4, 4]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_chunk_extended_at_once_makes_the_batches_adding_one_by_one_makes(seed: int) -> None:
+    rng = random.Random(seed)
+    max_bytes, max_messages = rng.choice([(2_000, 7), (5_000, 50), (MAX_BATCH_BYTES, 2_500)])
+    # sizes around the limits, an oversized message alone among them
+    sizes = [rng.choice([1, 40, 300, 999, max_bytes // 3, max_bytes + 10]) for _ in range(400)]
+    messages = [b"m" * size for size in sizes]
+    seqs = list(range(len(messages)))
+    keys = [f"k{i}" for i in seqs]
+    ops = [rng.choice(["added", "updated", "deleted"]) for _ in seqs]
+    hashes = [None if i % 5 == 0 else f"h{i}" for i in seqs]
+    versions = [i % 3 for i in seqs]
+    one_by_one = Batcher(max_bytes, max_messages)
+    expected = [
+        b
+        for row in zip(seqs, keys, ops, messages, hashes, versions)
+        if (b := one_by_one.add(*row))
+    ]
+    expected.append(one_by_one.flush())
+    chunked = Batcher(max_bytes, max_messages)
+    got: list[Batch | None] = []
+    start = 0
+    while start < len(seqs):  # chunks of uneven lengths, as a stream's last one is
+        stop = start + rng.randint(1, 120)
+        got += chunked.extend(
+            *(column[start:stop] for column in (seqs, keys, ops, messages, hashes, versions))
+        )
+        start = stop
+    got.append(chunked.flush())
+    assert len(expected) > 3
+    assert [b.__dict__ for b in got if b] == [b.__dict__ for b in expected if b]
+
+
 def test_batch_body_is_the_tracking_api_envelope() -> None:
     body = orjson.loads(batch_of([message(1), message(2)]).body("2024-01-01T00:00:00.000Z"))
     assert body["sentAt"] == "2024-01-01T00:00:00.000Z"

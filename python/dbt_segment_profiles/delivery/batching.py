@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 # Segment takes 500 KB per request; stay under it with room for the envelope and gzip headers
 MAX_BATCH_BYTES = 475 * 1024
@@ -104,6 +107,45 @@ class Batcher:
             full = current
             current = self._current = Batch()
         current.append(seq, key, op, message, row_hash, version)
+        return full
+
+    def extend(
+        self,
+        seqs: Sequence[int],
+        keys: Sequence[str],
+        ops: Sequence[str],
+        messages: Sequence[bytes],
+        hashes: Sequence[str | None],
+        versions: Sequence[int],
+    ) -> list[Batch]:
+        """`add` for each message in turn, a chunk at a time: the same batches, the full ones
+        handed back; the cuts are found in the running sizes instead of row by row."""
+        full: list[Batch] = []
+        # ends[k]: the bytes messages[:k] take in a batch (each with its comma)
+        ends = list(accumulate((len(m) + 1 for m in messages), initial=0))
+        start, count = 0, len(messages)
+        while start < count:
+            current = self._current
+            room = self.max_messages - len(current.messages)
+            stop = bisect_right(ends, self.max_bytes - current.size + ends[start], start) - 1
+            stop = min(stop, start + room, count)
+            if stop <= start:
+                if current.messages:
+                    full.append(current)
+                    self._current = Batch()
+                    continue
+                stop = start + 1  # an oversized message alone, as add() lets it through
+            current.seqs.extend(seqs[start:stop])
+            current.keys.extend(keys[start:stop])
+            current.ops.extend(ops[start:stop])
+            current.messages.extend(messages[start:stop])
+            current.hashes.extend(hashes[start:stop])
+            current.versions.extend(versions[start:stop])
+            current.size += ends[stop] - ends[start]
+            start = stop
+            if start < count:
+                full.append(current)
+                self._current = Batch()
         return full
 
     def flush(self) -> Batch | None:

@@ -182,6 +182,28 @@ class MessageBuilder:
             return (head + ',"messageId":"' + message_id + MESSAGE_TAIL).encode()
         return (head + ',"messageId":"' + message_id + MESSAGE_TAIL_OPEN + context + "}}").encode()
 
+    def finish_many(
+        self,
+        heads: Sequence[str],
+        keys: Sequence[str],
+        row_hashes: Sequence[str | None],
+        operations: Sequence[str],
+        versions: Sequence[int],
+        contexts: Sequence[str | None],
+    ) -> list[bytes]:
+        """`finish` of each message in turn, a chunk at a time."""
+        ids = self._ids.derive_many(keys, row_hashes, operations, versions)
+        if not any(contexts):
+            tail = MESSAGE_TAIL
+            return [(h + ',"messageId":"' + i + tail).encode() for h, i in zip(heads, ids)]
+        return list(map(self.finish_from_id, heads, ids, contexts))
+
+    @staticmethod
+    def finish_from_id(head: str, message_id: str, context: str | None) -> bytes:
+        if context is None:
+            return (head + ',"messageId":"' + message_id + MESSAGE_TAIL).encode()
+        return (head + ',"messageId":"' + message_id + MESSAGE_TAIL_OPEN + context + "}}").encode()
+
     def build(
         self,
         row: Sequence[Any],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from hashlib import blake2b
 from typing import Any
 
@@ -25,6 +26,26 @@ class MessageIds:
             data = text.encode("utf-8", "surrogatepass")
         # one hash of mapping name and change (hashing them in two updates is slower)
         return "sp-" + blake2b(self._prefix + data, digest_size=16).hexdigest()
+
+    def derive_many(
+        self,
+        keys: Sequence[Any],
+        row_hashes: Sequence[str | None],
+        operations: Sequence[str],
+        versions: Sequence[int],
+    ) -> list[str]:
+        """`derive` of each change in turn, in one comprehension (no call per change)."""
+        prefix = self._prefix
+        try:
+            return [
+                "sp-"
+                + blake2b(
+                    prefix + f"{o}\x1f{h or ''}\x1f{v}\x1f{k}".encode(), digest_size=16
+                ).hexdigest()
+                for k, h, o, v in zip(keys, row_hashes, operations, versions)
+            ]
+        except UnicodeEncodeError:  # a lone surrogate somewhere: each on its own
+            return list(map(self.derive, keys, row_hashes, operations, versions))
 
 
 def message_id_for(
