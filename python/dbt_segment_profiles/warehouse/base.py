@@ -16,8 +16,20 @@ OPERATIONS = ("added", "updated", "deleted")
 # how capture_mapping.sql starts the reason it records when the mass-delete guard holds a capture
 MASS_DELETE = "mass-delete guard:"
 INTERNAL_COLUMNS = ("__sp_seq", "__sp_op", "__sp_key", "__sp_hash", "__sp_version")
-# what an acknowledgement records of each row: exactly what its batch carried
-Ack = tuple[str, str | None, str, int]  # key, hash, operation, change version
+
+
+class Acks(NamedTuple):
+    """What acknowledgements record of each row, exactly what its batch carried, a column
+    each: the runner holds them as its batches do, and warehouses load them a column at a time."""
+
+    keys: list[str]
+    hashes: list[str | None]
+    operations: list[str]
+    versions: list[int]
+
+    def extend(self, more: Acks) -> None:
+        for column, added in zip(self, more):
+            column.extend(added)
 
 
 def quote(identifier: str) -> str:
@@ -327,12 +339,12 @@ class Warehouse(AdapterConnections):
         return PendingStream([*INTERNAL_COLUMNS, *mapping.columns, "__sp_pending"], iter([rows]))
 
     # writing ---------------------------------------------------------------------------
-    def acknowledge(self, mapping: Mapping, acks: Sequence[Ack]) -> None:
+    def acknowledge(self, mapping: Mapping, acks: Acks) -> None:
         """Record what Segment acknowledged, as the batches carried it, in one transaction."""
-        if not acks:
+        if not acks.keys:
             return
         table = self.mapping_table(mapping, "acks")
-        keys, hashes, operations, versions = (list(column) for column in zip(*acks))
+        keys, hashes, operations, versions = acks
         p = self.param
         # one list per column, unnested by the warehouse: no statement to parse per row
         acked_at = datetime.now(timezone.utc).replace(tzinfo=None)  # UTC, as the runs table
