@@ -11,7 +11,7 @@ from .warehouse import Acks, Warehouse
 _DONE = Acks([], [], [], [])
 # batches whose acknowledgements may wait for the warehouse: when it is slower than Segment, the
 # sender waits instead of holding every acknowledged row in memory
-MAX_QUEUED_BATCHES = 16
+MAX_QUEUED_BATCHES = 8
 
 
 class Acknowledger:

@@ -250,7 +250,7 @@ class Warehouse(AdapterConnections):
         ]
 
     def stream_pending(
-        self, mapping: Mapping, chunk_rows: int = 10_000, lane: MessageSql | None = None
+        self, mapping: Mapping, chunk_rows: int = 5_000, lane: MessageSql | None = None
     ) -> PendingStream:
         """Pending rows not yet acknowledged: internal columns, then the mapped ones; with a
         lane, also each message's head, context and rejection reason as the warehouse wrote
