@@ -3,7 +3,8 @@ connections the target's dbt adapter opens."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Protocol
@@ -339,21 +340,38 @@ class Warehouse(AdapterConnections):
         return PendingStream([*INTERNAL_COLUMNS, *mapping.columns, "__sp_pending"], iter([rows]))
 
     # writing ---------------------------------------------------------------------------
+    @contextmanager
+    def column_source(
+        self, cur: Any, columns: dict[str, tuple[str, Sequence[Any]]]
+    ) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """Python columns (name -> SQL type, values) as a relation of this transaction: SQL to
+        select from, and the parameters it binds. Here one list per column, unnested by the
+        warehouse: no statement to parse per row, no value spliced into SQL."""
+        p = self.param
+        selected = ", ".join(
+            f"unnest({p}::{kind}[]) as {name}" for name, (kind, _) in columns.items()
+        )
+        yield f"(select {selected})", tuple(values for _, values in columns.values())
+
     def acknowledge(self, mapping: Mapping, acks: Acks) -> None:
         """Record what Segment acknowledged, as the batches carried it, in one transaction."""
         if not acks.keys:
             return
         table = self.mapping_table(mapping, "acks")
         keys, hashes, operations, versions = acks
-        p = self.param
-        # one list per column, unnested by the warehouse: no statement to parse per row
+        columns = {
+            "record_key": ("text", keys),
+            "row_hash": ("text", hashes),
+            "operation": ("text", operations),
+            "change_version": ("bigint", versions),
+        }
         acked_at = datetime.now(timezone.utc).replace(tzinfo=None)  # UTC, as the runs table
-        with self.transaction() as cur:
+        with self.transaction() as cur, self.column_source(cur, columns) as (source, params):
             cur.execute(
                 f"insert into {table} (record_key, row_hash, operation, change_version, "
-                f"acked_at) select unnest({p}::text[]), unnest({p}::text[]), "
-                f"unnest({p}::text[]), unnest({p}::bigint[]), {p}",
-                (keys, hashes, operations, versions, acked_at),
+                f"acked_at) select record_key, row_hash, operation, change_version, {self.param} "
+                f"from {source} as a",
+                (*params, acked_at),
             )
 
     def record_attempts(self, mapping: Mapping) -> None:
