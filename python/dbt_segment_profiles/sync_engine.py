@@ -425,9 +425,12 @@ class _MappingSender:
             result.acknowledged_by_operation[op] += n
         result.requests += outcome.requests
         for entries, kind in ((outcome.rejected, "rejected"), (outcome.failed, "failed")):
-            for _, key, op, reason in entries:
-                self.issues.append(RecordIssue(key, op, reason, kind))
-                _note_reason(result, reason, self.options.max_reasons)
+            if entries:
+                self.issues.extend(
+                    RecordIssue(key, op, reason, kind) for _, key, op, reason in entries
+                )
+                for reason in dict.fromkeys(entry[3] for entry in entries):
+                    _note_reason(result, reason, self.options.max_reasons)
         result.rejected += len(outcome.rejected)
         result.failed += len(outcome.failed)
         if outcome.auth_error is not None and self.space_sender.auth_error is None:
