@@ -46,6 +46,8 @@ class DuckDBWarehouse(Warehouse):
     byte_length_sql = "strlen"
     # the SQL dialect the message layer writes messages in, here (messages/sql_dialect.py)
     message_dialect = "duckdb"
+    # DuckDB runs the lane's SQL for the next chunk without the GIL while the last is built
+    read_ahead = True
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         self._wait_seconds = wait_seconds
