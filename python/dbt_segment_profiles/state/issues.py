@@ -26,10 +26,8 @@ STAGE = "segment_record_issues_stage"
 
 def latest_per_key(issues: Iterable[RecordIssue]) -> list[RecordIssue]:
     """One issue per (key, operation), the last one given: a call is one attempt per row."""
-    latest: dict[tuple[str, str], RecordIssue] = {}
-    for issue in issues:
-        latest[(issue.record_key, issue.operation)] = issue
-    return list(latest.values())
+    # a later issue of the same (key, operation) replaces the earlier one, as in a loop
+    return list({(issue[0], issue[1]): issue for issue in issues}.values())
 
 
 def record_issues(warehouse: Warehouse, mapping_name: str, issues: Iterable[RecordIssue]) -> None:
