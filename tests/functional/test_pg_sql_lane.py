@@ -129,21 +129,22 @@ def compare_lane(
         full = {row[0]: row for chunk in warehouse.stream_pending(mapping, 700) for row in chunk}
         stream = warehouse.stream_pending(mapping, 700, lane)
         builder = compile_mapping(mapping, stream.columns)
+        # read to the end first: the stream's open cursor would block dropping the schema
+        lane_rows = [row for chunk in stream for row in chunk]
         counts = Counts()
-        for chunk in stream:
-            for row in chunk:
-                expected = builder.build((*full[row[0]], None, None, None, True), *row[1:5])
-                if row[-1]:
-                    assert repr(row[:-4]) == repr(full[row[0]])
-                    counts.flagged += 1
-                    counts.flagged_rows.append(row[0])
-                elif row[-2] is not None:
-                    assert expected == Rejection(row[-2]), (full[row[0]], expected)
-                    counts.rejected += 1
-                else:
-                    got = builder.finish(row[-4], row[2], row[3], row[1], row[4], row[-3])
-                    assert got == expected, (full[row[0]], got, expected)
-                    counts.compared += 1
+        for row in lane_rows:
+            expected = builder.build((*full[row[0]], None, None, None, True), *row[1:5])
+            if row[-1]:
+                assert repr(row[:-4]) == repr(full[row[0]])
+                counts.flagged += 1
+                counts.flagged_rows.append(row[0])
+            elif row[-2] is not None:
+                assert expected == Rejection(row[-2]), (full[row[0]], expected)
+                counts.rejected += 1
+            else:
+                got = builder.finish(row[-4], row[2], row[3], row[1], row[4], row[-3])
+                assert got == expected, (full[row[0]], got, expected)
+                counts.compared += 1
         assert counts.compared + counts.rejected + counts.flagged == len(rows)
         return counts
     finally:
