@@ -271,7 +271,8 @@ class PostgresDialect(DuckDBDialect):
             return self.text_constant(value)
         if self.is_string(kind):
             return f"nullif({self.column(column)}, '')"
-        if self.is_integer(kind):
+        if self.is_integer(kind) or kind == "uuid":
+            # a uuid's text is what psycopg2 hands over (or str() of its UUID)
             return f"cast({self.column(column)} as text)"
         return None
 
