@@ -463,14 +463,14 @@ def test_postgres_lane_flags_doubles_where_the_session_rounds_them(
 def test_postgres_lane_reads_uuid_identifiers(tmp_path: Path, postgres_server: Any) -> None:
     ids = [None, "00000000-0000-0000-0000-000000000000", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"]
     rows = [
-        (seq, "added", str(seq), f"h{seq}", 1, ids[seq % 3], ids[(seq // 3) % 3], "x")
+        (seq, "added", str(seq), f"h{seq}", 1, seq, ids[seq % 3], ids[(seq // 3) % 3], "x")
         for seq in range(1, 10)
     ]
     fields = {"user_id": "uid", "anonymous_id": "aid", "group_id": "aid", "traits": ["name"]}
     counts = compare_lane(
         tmp_path,
         postgres_server,
-        "uid uuid, aid uuid, name text",
+        "id bigint, uid uuid, aid uuid, name text",
         rows,
         {"action": "group", "fields": fields},
     )
