@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
 
 from .mappings import Mapping
-from .warehouse import Ack, Warehouse
+from .warehouse import Acks, Warehouse
 
-_DONE: list[Ack] = []
+_DONE = Acks([], [], [], [])
 # batches whose acknowledgements may wait for the warehouse: when it is slower than Segment, the
 # sender waits instead of holding every acknowledged row in memory
-MAX_QUEUED_BATCHES = 16
+MAX_QUEUED_BATCHES = 8
 
 
 class Acknowledger:
@@ -26,14 +25,14 @@ class Acknowledger:
         self.warehouse = warehouse
         self.mapping = mapping
         self.error: BaseException | None = None
-        self._queue: queue.Queue[Sequence[Ack]] = queue.Queue(MAX_QUEUED_BATCHES)
+        self._queue: queue.Queue[Acks] = queue.Queue(MAX_QUEUED_BATCHES)
         self._thread = threading.Thread(
             target=self._run, name=f"acknowledge-{mapping.name}", daemon=True
         )
         self._thread.start()
 
-    def put(self, acks: Sequence[Ack]) -> None:
-        if acks:
+    def put(self, acks: Acks) -> None:
+        if acks.keys:
             self._queue.put(acks)
 
     def close(self) -> None:
@@ -47,7 +46,10 @@ class Acknowledger:
         while True:
             item = self._queue.get()
             done = item is _DONE
-            acks = [] if done else list(item)
+            # new lists: the queued ones are the batches' own
+            acks = Acks([], [], [], [])
+            if not done:
+                acks.extend(item)
             while not done:
                 try:
                     more = self._queue.get_nowait()
@@ -57,7 +59,7 @@ class Acknowledger:
                     done = True
                 else:
                     acks.extend(more)
-            if acks and self.error is None:
+            if acks.keys and self.error is None:
                 try:
                     self.warehouse.acknowledge(self.mapping, acks)
                 except BaseException as error:  # reported by close(); rows stay pending

@@ -31,9 +31,7 @@ def select_mappings(
     else:
         by_name, for_dbt = _split(mappings, chosen_terms)
         models = (
-            _dbt_models(project, for_dbt, selector, cli_vars)
-            if (for_dbt or selector)
-            else set()
+            _dbt_models(project, for_dbt, selector, cli_vars) if (for_dbt or selector) else set()
         )
         chosen = [m for m in mappings if m.name in by_name or m.model_id in models]
     if excluded_terms:

@@ -25,7 +25,7 @@ from .messages.sql_lane import SqlLane, lane_for
 from .settings import ProfileSpace
 from .warehouse import PendingStream, RecordIssue, RunRecord, Warehouse
 
-CHUNK_ROWS = 10_000
+CHUNK_ROWS = 5_000
 # issues are recorded once this many have queued (and at the end): memory stays bounded, and
 # each recording stays quick (on DuckDB, one update of ~50,000 scattered rows is several times
 # slower per row than five of 10,000)

@@ -210,6 +210,45 @@ class TestKilledSync:
         assert len(keys) == 20_000 and len(set(keys)) == 20_000
 
 
+class TestResyncAfterMostWereAcknowledged:
+    """A sync stopped near its end leaves most rows acknowledged and the acks not yet folded
+    into the state: the next sync joins every pending row with them. On DuckDB that join runs
+    under the runner's 32 MB cap, and must spill rather than fail."""
+
+    ROWS = 400_000
+    LEFT = 150
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def project_config_update(cls) -> dict[str, Any]:
+        return segment_project_config(**FAST_RETRIES)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_users.sql": users_model_sql(cls.ROWS), "schema.yml": USERS_YML}
+
+    def test_the_rest_is_sent_whatever_the_number_already_acknowledged(
+        self, project: Any, serve: Any
+    ) -> None:
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        prefix = f"{project.test_schema}_segment.users"
+        # what a sync killed after acknowledging all but LEFT rows leaves behind
+        project.run_sql(
+            f"insert into {prefix}__acks (record_key, row_hash, operation, change_version, "
+            f"acked_at) select __sp_key, __sp_hash, __sp_op, __sp_version, "
+            f"cast('2026-01-01' as timestamp) from {prefix}__pending "
+            f"where cast(__sp_key as bigint) >= {self.LEFT}"
+        )
+        box = serve()
+        code, document = segment(project, "sync")
+        assert code == 0, document
+        assert by_mapping(document)["users"]["acknowledged"] == self.LEFT
+        assert sorted(int(m["userId"]) for m in received(box)) == list(range(self.LEFT))
+        assert len(set(state_keys(project))) == self.ROWS
+
+
 class TestInterruptedSync:
     @pytest.fixture(scope="class")
     @classmethod

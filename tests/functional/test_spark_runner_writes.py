@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dbt_segment_profiles.warehouse import RecordIssue
+from dbt_segment_profiles.warehouse import Acks, RecordIssue
 from dbt_segment_profiles.warehouse.spark import SparkWarehouse
 from segment_testing import ProjectWithoutThePackage
 
@@ -81,7 +81,7 @@ class TestRunnerWritesOnParquet(ProjectWithoutThePackage):
             ]
 
             # a is acknowledged: its issue is resolved, b's stays, other mappings' are untouched
-            warehouse.acknowledge(m, [("a", "h", "added", 1)])
+            warehouse.acknowledge(m, Acks(["a"], ["h"], ["added"], [1]))
             warehouse.clear_resolved_issues(m)
             assert rows(issues) == [
                 ("m", "b", "failed", "HTTP 503", 1),

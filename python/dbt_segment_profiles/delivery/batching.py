@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 
+from ..warehouse.base import Acks
+
 # Segment takes 500 KB per request; stay under it with room for the envelope and gzip headers
 MAX_BATCH_BYTES = 475 * 1024
 MAX_BATCH_MESSAGES = 2_500
@@ -46,16 +48,18 @@ class Batch:
         self.versions.append(version)
         self.size += len(message) + 1
 
-    def acks(self, acknowledged: list[int]) -> list[tuple[str, str | None, str, int]]:
-        """What acknowledging these sequence numbers records: key, hash, operation, version."""
+    def acks(self, acknowledged: list[int]) -> Acks:
+        """What acknowledging these sequence numbers records: keys, hashes, operations and
+        versions (the batch's own lists when all are acknowledged: a batch is sent once)."""
         if len(acknowledged) == len(self.seqs):
-            return list(zip(self.keys, self.hashes, self.ops, self.versions))
+            return Acks(self.keys, self.hashes, self.ops, self.versions)
         chosen = set(acknowledged)
-        return [
+        rows = [
             (k, h, o, v)
             for s, k, h, o, v in zip(self.seqs, self.keys, self.hashes, self.ops, self.versions)
             if s in chosen
         ]
+        return Acks(*(list(column) for column in zip(*rows))) if rows else Acks([], [], [], [])
 
     def body(self, sent_at: str) -> bytes:
         return (

@@ -52,18 +52,17 @@ def record_issues(warehouse: Warehouse, mapping_name: str, issues: Iterable[Reco
     same_row = (
         f"i.mapping_name = {p} and i.record_key = s.record_key and i.operation = s.operation"
     )
-    with warehouse.transaction() as cur:
+    key_columns = {"record_key": ("text", keys), "issue": ("int", key_numbers)}
+    with warehouse.transaction() as cur, warehouse.column_source(cur, key_columns) as keyed:
         # one table for the statements below, so the planner has a single join to choose
         cur.execute(
             f"create temporary table {STAGE} as "
-            "select k.record_key, r.operation, r.kind, r.reason from ("
-            f"select unnest({p}::text[]) as record_key, unnest({p}::int[]) as issue) as k "
+            f"select k.record_key, r.operation, r.kind, r.reason from {keyed[0]} as k "
             f"join (select unnest({p}::int[]) as issue, unnest({p}::text[]) as operation, "
             f"unnest({p}::text[]) as kind, unnest({p}::text[]) as reason) as r "
             "on r.issue = k.issue",
             (
-                keys,
-                key_numbers,
+                *keyed[1],
                 list(range(len(reasons))),
                 [what[0] for what in reasons],
                 [what[1] for what in reasons],

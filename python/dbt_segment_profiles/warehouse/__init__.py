@@ -8,7 +8,7 @@ from ..errors import SegmentProfilesError
 from ..project import DbtProject
 from .base import (
     MASS_DELETE,
-    Ack,
+    Acks,
     CaptureStatus,
     MappingsLocked,
     PendingStream,
@@ -20,7 +20,7 @@ from .base import (
 
 __all__ = [
     "MASS_DELETE",
-    "Ack",
+    "Acks",
     "CaptureStatus",
     "MappingsLocked",
     "PendingStream",

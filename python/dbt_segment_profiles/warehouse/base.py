@@ -3,7 +3,8 @@ connections the target's dbt adapter opens."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Protocol
@@ -16,8 +17,20 @@ OPERATIONS = ("added", "updated", "deleted")
 # how capture_mapping.sql starts the reason it records when the mass-delete guard holds a capture
 MASS_DELETE = "mass-delete guard:"
 INTERNAL_COLUMNS = ("__sp_seq", "__sp_op", "__sp_key", "__sp_hash", "__sp_version")
-# what an acknowledgement records of each row: exactly what its batch carried
-Ack = tuple[str, str | None, str, int]  # key, hash, operation, change version
+
+
+class Acks(NamedTuple):
+    """What acknowledgements record of each row, exactly what its batch carried, a column
+    each: the runner holds them as its batches do, and warehouses load them a column at a time."""
+
+    keys: list[str]
+    hashes: list[str | None]
+    operations: list[str]
+    versions: list[int]
+
+    def extend(self, more: Acks) -> None:
+        for column, added in zip(self, more):
+            column.extend(added)
 
 
 def quote(identifier: str) -> str:
@@ -238,7 +251,7 @@ class Warehouse(AdapterConnections):
         ]
 
     def stream_pending(
-        self, mapping: Mapping, chunk_rows: int = 10_000, lane: MessageSql | None = None
+        self, mapping: Mapping, chunk_rows: int = 5_000, lane: MessageSql | None = None
     ) -> PendingStream:
         """Pending rows not yet acknowledged: internal columns, then the mapped ones; with a
         lane, also each message's head, context and rejection reason as the warehouse wrote
@@ -328,21 +341,38 @@ class Warehouse(AdapterConnections):
         return PendingStream([*INTERNAL_COLUMNS, *mapping.columns, "__sp_pending"], iter([rows]))
 
     # writing ---------------------------------------------------------------------------
-    def acknowledge(self, mapping: Mapping, acks: Sequence[Ack]) -> None:
+    @contextmanager
+    def column_source(
+        self, cur: Any, columns: dict[str, tuple[str, Sequence[Any]]]
+    ) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """Python columns (name -> SQL type, values) as a relation of this transaction: SQL to
+        select from, and the parameters it binds. Here one list per column, unnested by the
+        warehouse: no statement to parse per row, no value spliced into SQL."""
+        p = self.param
+        selected = ", ".join(
+            f"unnest({p}::{kind}[]) as {name}" for name, (kind, _) in columns.items()
+        )
+        yield f"(select {selected})", tuple(values for _, values in columns.values())
+
+    def acknowledge(self, mapping: Mapping, acks: Acks) -> None:
         """Record what Segment acknowledged, as the batches carried it, in one transaction."""
-        if not acks:
+        if not acks.keys:
             return
         table = self.mapping_table(mapping, "acks")
-        keys, hashes, operations, versions = (list(column) for column in zip(*acks))
-        p = self.param
-        # one list per column, unnested by the warehouse: no statement to parse per row
+        keys, hashes, operations, versions = acks
+        columns = {
+            "record_key": ("text", keys),
+            "row_hash": ("text", hashes),
+            "operation": ("text", operations),
+            "change_version": ("bigint", versions),
+        }
         acked_at = datetime.now(timezone.utc).replace(tzinfo=None)  # UTC, as the runs table
-        with self.transaction() as cur:
+        with self.transaction() as cur, self.column_source(cur, columns) as (source, params):
             cur.execute(
                 f"insert into {table} (record_key, row_hash, operation, change_version, "
-                f"acked_at) select unnest({p}::text[]), unnest({p}::text[]), "
-                f"unnest({p}::text[]), unnest({p}::bigint[]), {p}",
-                (keys, hashes, operations, versions, acked_at),
+                f"acked_at) select record_key, row_hash, operation, change_version, {self.param} "
+                f"from {source} as a",
+                (*params, acked_at),
             )
 
     def record_attempts(self, mapping: Mapping) -> None:

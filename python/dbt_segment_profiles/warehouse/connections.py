@@ -165,7 +165,7 @@ class AdapterConnections:
         convert = self._row_converter(cur.description)
 
         def fetched() -> Iterator[list[tuple]]:
-            # taken out of `held`: a name the closure kept would pin the first chunk (10,000
+            # taken out of `held`: a name the closure kept would pin the first chunk (5,000
             # rows, megabytes) in memory until the whole stream is read
             rows = held.pop()
             while rows:

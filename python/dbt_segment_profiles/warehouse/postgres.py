@@ -16,7 +16,7 @@ import orjson
 
 from ..mappings import Mapping
 from ..messages.sql_dialect import pg_iso_utc
-from .base import Ack, MappingsLocked, Warehouse, quote
+from .base import Acks, MappingsLocked, Warehouse, quote
 
 _cursor_names = itertools.count()
 # type OIDs of date, timestamp and timestamptz
@@ -59,13 +59,13 @@ class PostgresWarehouse(Warehouse):
             handle.autocommit = False
         return connection
 
-    def acknowledge(self, mapping: Mapping, acks: Sequence[Ack]) -> None:
+    def acknowledge(self, mapping: Mapping, acks: Acks) -> None:
         """As Warehouse.acknowledge, through COPY: a tenth of the client's CPU time of the
         array literals an insert binds, and less of the server's."""
-        if not acks:
+        if not acks.keys:
             return
         acked_at = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
-        keys, hashes, operations, versions = zip(*acks)
+        keys, hashes, operations, versions = acks
         # keys are the model's text: escaped one by one only when some need it
         if _needs_escapes("".join(keys)):
             keys = tuple(_copy_text(key) for key in keys)

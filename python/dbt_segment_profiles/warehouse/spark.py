@@ -23,7 +23,7 @@ from itertools import islice
 from typing import Any
 
 from ..mappings import Mapping
-from .base import Ack, RecordIssue, Warehouse
+from .base import Acks, RecordIssue, Warehouse
 from .connections import PendingStream
 from .spark_writes import SparkWrites
 
@@ -138,15 +138,15 @@ class SparkWarehouse(SparkWrites, Warehouse):
         return PendingStream(columns, chunks())
 
     # writing: appends where the table only grows, rewrites or row-level writes elsewhere --
-    def acknowledge(self, mapping: Mapping, acks: Sequence[Ack]) -> None:
+    def acknowledge(self, mapping: Mapping, acks: Acks) -> None:
         """One append per call: a VALUES list of what the batches carried."""
-        if not acks:
+        if not acks.keys:
             return
         acked_at = self.literal(datetime.now(timezone.utc).replace(tzinfo=None))
         lit = self.literal
         values = ", ".join(
             f"({lit(key)}, {lit(row_hash)}, {lit(operation)}, {int(version)})"
-            for key, row_hash, operation, version in acks
+            for key, row_hash, operation, version in zip(*acks)
         )
         self.execute(
             f"insert into {self.mapping_table(mapping, 'acks')} "
