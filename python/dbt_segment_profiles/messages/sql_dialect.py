@@ -1,8 +1,8 @@
 """What the SQL lane needs to know of a warehouse's SQL: literals, identifiers, which column
 types it renders exactly as the Python builder does, and how.
 
-One class per warehouse whose lane exists (DuckDB today); another warehouse adds a subclass and
-an entry in DIALECTS, and the lane (`sql_lane.py`) stays as it is.
+One class per warehouse whose lane exists (DuckDB, Postgres); another warehouse adds a subclass
+and an entry in DIALECTS, and the lane (`sql_lane.py`) stays as it is.
 """
 
 from __future__ import annotations
@@ -36,6 +36,21 @@ class DuckDBDialect:
         """The JSON text of a value whose kind the lane accepts; NULL for NULL."""
         return f"cast(to_json({expression}) as varchar)"
 
+    def text_constant(self, value: str | None) -> str:
+        """A text constant (NULL for None) that functions such as `json_text` accept."""
+        return "null" if value is None else self.literal(value)
+
+    def json_object(self, pairs: str) -> str | None:
+        """A body object of (name, value) pairs as text; None: the lane concatenates it."""
+        return f"cast(json_object({pairs}) as varchar)"
+
+    def contains(self, expression: str, text: str) -> str:
+        return f"contains({expression}, {self.literal(text)})"
+
+    def lower_trim(self, expression: str) -> str:
+        """Lower case, spaces trimmed (as Python's on printable ASCII: see printable_ascii)."""
+        return f"lower(trim({expression}))"
+
     def byte_length(self, expression: str) -> str:
         return f"strlen({expression})"
 
@@ -56,6 +71,10 @@ class DuckDBDialect:
             return f"regexp_replace({text}, '^(-?)[.]', '\\10.')"
         return text
 
+    def exact_number_python_if(self, expression: str, kind: str) -> str | None:
+        """When an exact number's digits are not the builder's; None: never."""
+        return None
+
     def is_string(self, kind: str) -> bool:
         return kind == "VARCHAR"
 
@@ -69,6 +88,10 @@ class DuckDBDialect:
         # a FLOAT reaches Python as the double nearest it: print that double too
         return f"cast({expression} as double)"
 
+    def double_text(self, expression: str) -> str:
+        """The JSON text of a `double` expression (rows where `not_finite` holds aside)."""
+        return self.json_text(expression)
+
     def not_finite(self, expression: str) -> str:
         return f"not isfinite({expression})"
 
@@ -78,6 +101,10 @@ class DuckDBDialect:
             return f"strftime({expression}, {_ISO})"
         if kind == "TIMESTAMP WITH TIME ZONE":
             return f"strftime(timezone('UTC', {expression}), {_ISO})"
+        return None
+
+    def timestamp_python_if(self, text: str) -> str | None:
+        """When the timestamp field's text (`temporal`) is not what the builder reads."""
         return None
 
     def id_text(self, column: str | None, kind: str, constant: object, field: str) -> str | None:
@@ -122,5 +149,160 @@ class DuckDBDialect:
         """A STRUCT's or LIST's leaf type that `to_json` writes exactly as the builder does."""
         return kind in _SMALL_INTEGERS or kind in ("VARCHAR", "BOOLEAN")
 
+    def nested_python_if(self, expression: str, kind: str) -> str | None:
+        """When a STRUCT or LIST value whose leaves are fine is still the builder's to write."""
+        return None
 
-DIALECTS = {"duckdb": DuckDBDialect()}
+
+# Postgres' type names, as format_type() gives them (PostgresWarehouse.column_types)
+_PG_INTEGERS = {"smallint", "integer", "bigint"}
+_PG_TIMESTAMP = '\'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\''
+_PG_DATE = "'YYYY-MM-DD\"T00:00:00.000Z\"'"
+
+
+def pg_iso_utc(expression: str, kind: str) -> str:
+    """ISO-8601 UTC text with milliseconds of a Postgres date, timestamp or timestamptz, as
+    the warehouse hands such columns to the builder (and so as the lane writes them)."""
+    if kind == "date":
+        return f"to_char({expression}, {_PG_DATE})"
+    if kind == "timestamptz":
+        expression = f"({expression} at time zone 'UTC')"
+    return f"to_char({expression}, {_PG_TIMESTAMP})"
+
+
+def _pg_temporal_kind(kind: str) -> str | None:
+    if kind == "date":
+        return "date"
+    if kind.startswith("timestamp"):
+        if kind.endswith(" with time zone"):
+            return "timestamptz"
+        if kind.endswith(" without time zone"):
+            return "timestamp"
+    return None
+
+
+class PostgresDialect(DuckDBDialect):
+    """Postgres 15. Bodies are always concatenated JSON texts (json_build_object's numbers are
+    not orjson's): `to_json(text)` escapes as orjson does (`"`, `\\`, and below 0x20: \\b \\f
+    \\n \\r \\t or \\u00xx, the rest raw); integers, numerics and booleans print as JSON;
+    doubles print the shortest round-trip digits as orjson does in plain notation (an integral
+    one gains ".0"); anything in exponent notation, NaN or infinite goes to the builder, as do
+    jsonb values other than strings, booleans, null and plain integers, and arrays other than
+    one-dimensional ones from index 1 of integers, text and booleans."""
+
+    name = "postgres"
+
+    def json_text(self, expression: str) -> str:
+        return f"cast(to_json({expression}) as text)"
+
+    def text_constant(self, value: str | None) -> str:
+        return "cast(null as text)" if value is None else f"cast({self.literal(value)} as text)"
+
+    def json_object(self, pairs: str) -> str | None:
+        return None
+
+    def contains(self, expression: str, text: str) -> str:
+        return f"(strpos({expression}, {self.literal(text)}) > 0)"
+
+    def lower_trim(self, expression: str) -> str:
+        # the "C" collation lowers ASCII letters only, whatever the database's locale
+        return f'lower(trim({expression}) collate "C")'
+
+    def byte_length(self, expression: str) -> str:
+        return f"octet_length({expression})"
+
+    def is_integer(self, kind: str) -> bool:
+        return kind in _PG_INTEGERS
+
+    def is_exact_number(self, kind: str) -> bool:
+        return kind == "numeric" or kind.startswith("numeric(")
+
+    def exact_number_text(self, expression: str, kind: str) -> str:
+        # Postgres prints a numeric in plain notation with its scale, as the builder does
+        # (format(Decimal, "f")) for any number with at most 60 decimals
+        return f"cast({expression} as text)"
+
+    def exact_number_python_if(self, expression: str, kind: str) -> str | None:
+        # NaN and infinities (NaN sorts above every number), beyond a double, or so many
+        # decimals the builder may write an exponent
+        return (
+            f"{expression} is not null and "
+            f"(abs({expression}) >= 1e300 or scale({expression}) > 60)"
+        )
+
+    def is_string(self, kind: str) -> bool:
+        return kind in ("text", "character varying") or kind.startswith("character varying(")
+
+    def is_boolean(self, kind: str) -> bool:
+        return kind == "boolean"
+
+    def is_double(self, kind: str) -> bool:
+        return kind in ("double precision", "real")
+
+    def double(self, expression: str) -> str:
+        # a real's own shortest digits are what psycopg2 reads into a Python float
+        return expression
+
+    def double_text(self, expression: str) -> str:
+        return f"regexp_replace(cast({expression} as text), '^(-?[0-9]+)$', '\\1.0')"
+
+    def not_finite(self, expression: str) -> str:
+        # exponents (1e+16, 1e-05: orjson writes 1e16, 0.00001), NaN, Infinity; and a session
+        # whose extra_float_digits does not print the shortest round-trip digits
+        return (
+            f"{expression} is not null and (cast({expression} as text) ~ '[^0-9.-]' or "
+            "cast(current_setting('extra_float_digits') as integer) < 1)"
+        )
+
+    def temporal(self, expression: str, kind: str) -> str | None:
+        temporal = _pg_temporal_kind(kind)
+        return None if temporal is None else pg_iso_utc(expression, temporal)
+
+    def timestamp_python_if(self, text: str) -> str | None:
+        # years beyond 9999 print 5 digits: the builder rejects them
+        return f"{text} !~ '^[0-9]{{4}}-'"
+
+    def id_text(self, column: str | None, kind: str, constant: object, field: str) -> str | None:
+        if column is None:
+            try:
+                value = to_id(constant, "constant", field)
+            except ValueProblem:
+                return None
+            return self.text_constant(value)
+        if self.is_string(kind):
+            return f"nullif({self.column(column)}, '')"
+        if self.is_integer(kind) or kind == "uuid":
+            # a uuid's text is what psycopg2 hands over (or str() of its UUID)
+            return f"cast({self.column(column)} as text)"
+        return None
+
+    def printable_ascii(self, expression: str) -> str:
+        return f"({expression} ~ '^[ -~]*$')"
+
+    def json_column(self, expression: str, kind: str) -> tuple[str, str] | None:
+        """jsonb strings, booleans, null and plain integers print as the builder writes them
+        (psycopg2 parses jsonb's text with orjson); any other jsonb value, and every json one
+        (kept as written, spaces and all), go to the builder."""
+        if kind == "json":
+            return f"cast({expression} as text)", f"{expression} is not null"
+        if kind != "jsonb":
+            return None
+        text = f"cast({expression} as text)"
+        simple = (
+            f"jsonb_typeof({expression}) in ('string', 'boolean', 'null') or "
+            f"{text} ~ '^(0|-?[1-9][0-9]{{0,17}})$'"
+        )
+        return text, f"{expression} is not null and not ({simple})"
+
+    def nested_leaf_ok(self, kind: str) -> bool:
+        return kind in _PG_INTEGERS or kind == "boolean" or self.is_string(kind)
+
+    def nested_python_if(self, expression: str, kind: str) -> str | None:
+        # to_json of an array from index 1 in one dimension is the list psycopg2 reads
+        return (
+            f"{expression} is not null and (array_ndims({expression}) > 1 or "
+            f"array_lower({expression}, 1) <> 1)"
+        )
+
+
+DIALECTS = {"duckdb": DuckDBDialect(), "postgres": PostgresDialect()}

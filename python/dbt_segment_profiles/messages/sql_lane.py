@@ -66,12 +66,13 @@ def _value_sql(entry: EntrySpec, dialect: SqlDialect) -> _Value | None:
         return _Value(f"cast({literal} as json)", literal, None, exact)
     column, kind = dialect.column(entry.column), entry.kind
     if dialect.is_exact_number(kind):
-        return _Value(column, dialect.exact_number_text(column, kind), None, True)
-    condition = None
+        text = dialect.exact_number_text(column, kind)
+        return _Value(column, text, dialect.exact_number_python_if(column, kind), True)
     if dialect.is_string(kind) or dialect.is_boolean(kind) or dialect.is_integer(kind):
         sql = column
     elif dialect.is_double(kind):
-        sql, condition = dialect.double(column), dialect.not_finite(column)
+        sql = dialect.double(column)
+        return _Value(sql, dialect.double_text(sql), dialect.not_finite(column), False)
     else:
         json_value = dialect.json_column(column, kind)
         if json_value is not None:
@@ -81,12 +82,13 @@ def _value_sql(entry: EntrySpec, dialect: SqlDialect) -> _Value | None:
             if not all(dialect.nested_leaf_ok(leaf) for leaf in leaves):
                 return None
             # written as text: json_object would re-read it
-            return _Value(column, dialect.json_text(column), None, True)
+            condition = dialect.nested_python_if(column, kind)
+            return _Value(column, dialect.json_text(column), condition, True)
         temporal = dialect.temporal(column, kind)
         if temporal is None:
             return None
         sql = temporal
-    return _Value(sql, dialect.json_text(sql), condition, False)
+    return _Value(sql, dialect.json_text(sql), None, False)
 
 
 def _body_sql(entries: list[tuple[str, _Value]], dialect: SqlDialect) -> str:
@@ -95,7 +97,9 @@ def _body_sql(entries: list[tuple[str, _Value]], dialect: SqlDialect) -> str:
         return "'{}'"
     if not any(value.exact for _, value in entries):
         pairs = ", ".join(f"{dialect.literal(name)}, {value.sql}" for name, value in entries)
-        return f"cast(json_object({pairs}) as varchar)"
+        body = dialect.json_object(pairs)
+        if body is not None:
+            return body
     pieces = [
         f"{dialect.literal(orjson.dumps(name).decode() + ':')} || coalesce({value.text}, 'null')"
         for name, value in entries
@@ -124,7 +128,7 @@ def _timestamp_sql(spec: ScalarSpec, dialect: SqlDialect) -> str | None:
             value = to_timestamp(spec.constant, "constant")
         except ValueProblem:
             return None
-        return "null" if value is None else dialect.literal(value)
+        return dialect.text_constant(value)
     return dialect.temporal(dialect.column(spec.column), spec.kind)
 
 
@@ -197,6 +201,9 @@ def sql_lane(plan: MessagePlan, dialect: SqlDialect) -> SqlLane | None:
         sql = _timestamp_sql(spec, dialect)
         if sql is None:
             return None
+        if spec.column is not None:
+            condition = dialect.timestamp_python_if(sql)
+            python_if += [condition] if condition else []
         parts.append(f"coalesce(',\"timestamp\":' || {dialect.json_text(sql)}, '')")
     needs_python = " or ".join(f"({c})" for c in python_if) or "false"
     reason = "case " + " ".join(f"when {c} then {r}" for c, r in reasons) + " end"

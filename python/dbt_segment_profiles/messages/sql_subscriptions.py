@@ -33,6 +33,9 @@ class _Dialect(Protocol):
     def is_string(self, kind: str) -> bool: ...
     def is_boolean(self, kind: str) -> bool: ...
     def printable_ascii(self, expression: str) -> str: ...
+    def contains(self, expression: str, text: str) -> str: ...
+    def lower_trim(self, expression: str) -> str: ...
+    def text_constant(self, value: str | None) -> str: ...
     def id_text(
         self, column: str | None, kind: str, constant: object, field: str
     ) -> str | None: ...
@@ -60,14 +63,14 @@ def _status(column: str | None, kind: str, constant: object, d: _Dialect) -> _St
         return _Status(sql, None, None)
     if not d.is_string(kind):
         return None
-    text = f"lower(trim({value}))"
+    text = d.lower_trim(value)
     cases = " ".join(f"when {d.literal(k)} then {d.literal(v)}" for k, v in STATUS_WORDS.items())
     known = ", ".join(d.literal(k) for k in ("", *STATUS_WORDS))
     bad = f"{value} is not null and {text} not in ({known})"
     # Python's repr quotes with ' and escapes nothing in printable ASCII without ' and \
     python_if = (
         f"{value} is not null and (not {d.printable_ascii(value)} or ({bad} and "
-        f"(contains({value}, '''') or contains({value}, '\\'))))"
+        f"({d.contains(value, chr(39))} or {d.contains(value, chr(92))})))"
     )
     quoted = f"'''' || {value} || ''''"
     limit = REPR_LIMIT
@@ -85,7 +88,10 @@ def subscription_sql(plan: MessagePlan, d: _Dialect) -> SubscriptionSql | None:
     ids: list[str] = []
     for field in ID_FIELDS:
         spec = plan.scalars.get(field)
-        sql = "null" if spec is None else d.id_text(spec.column, spec.kind, spec.constant, field)
+        if spec is None:
+            sql = d.text_constant(None)
+        else:
+            sql = d.id_text(spec.column, spec.kind, spec.constant, field)
         if sql is None:
             return None
         ids.append(sql)

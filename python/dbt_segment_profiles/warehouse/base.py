@@ -284,7 +284,8 @@ class Warehouse(AdapterConnections):
             f"coalesce(__sp_needs_python or {size} > {_SQL_MESSAGE_LIMIT}, false) as __sp_python "
             f"from (select {internal}, {', '.join(selected)}, {lane.json} as __sp_json, "
             f"{lane.context} as __sp_context, {lane.reason} as __sp_reason, "
-            f"{lane.needs_python} as __sp_needs_python {source} {self.stream_order}))"
+            f"{lane.needs_python} as __sp_needs_python {source} {self.stream_order}) as __sp_lane"
+            ") as __sp_rows"
         )
         return self.stream(sql, chunk_rows)
 

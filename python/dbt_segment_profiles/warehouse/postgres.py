@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ..mappings import Mapping
+from ..messages.sql_dialect import pg_iso_utc
 from .base import Acks, MappingsLocked, Warehouse, quote
 
 _cursor_names = itertools.count()
@@ -35,6 +36,7 @@ class PostgresWarehouse(Warehouse):
     timestamp_type = "timestamptz"
     # psycopg2 releases the GIL while a FETCH waits for the server
     read_ahead = True
+    message_dialect = "postgres"
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         import psycopg2.extras
@@ -86,12 +88,21 @@ class PostgresWarehouse(Warehouse):
             types = {d[0]: d[1] for d in cur.description}
         return {name: _TEMPORAL[oid] for name, oid in types.items() if oid in _TEMPORAL}
 
+    def column_types(self, table: str) -> dict[str, str]:
+        """Each column's type as format_type() names it (`numeric(10,2)`, `text[]`,
+        `timestamp with time zone`): the names the SQL lane's Postgres dialect reads."""
+        return dict(
+            self.query(
+                "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+                "where attrelid = cast(%s as regclass) and attnum > 0 and not attisdropped "
+                "order by attnum",
+                (table,),
+            )
+        )
+
     def iso_utc_sql(self, expression: str, kind: str) -> str:
-        if kind == "date":
-            return f"""to_char({expression}, 'YYYY-MM-DD"T00:00:00.000Z"')"""
-        if kind == "timestamptz":
-            expression = f"({expression} at time zone 'UTC')"
-        return f"""to_char({expression}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+        # the SQL lane writes the same text (messages/sql_dialect.py)
+        return pg_iso_utc(expression, kind)
 
     def drop_table(self, cur: Any, name: str) -> None:
         # the package's segment_sync_invalid_keys view selects from every mapping's invalid
