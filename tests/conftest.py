@@ -39,7 +39,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "duckdb_only: a feature only DuckDB has (Python models); deselected elsewhere"
+        "markers",
+        "duckdb_only: about DuckDB itself (Python models, the runner's memory cap); "
+        "deselected elsewhere",
     )
     config.addinivalue_line(
         "markers", "postgres_only: about Postgres' own connection options; deselected elsewhere"

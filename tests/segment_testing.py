@@ -249,3 +249,22 @@ class ProjectWithoutThePackage:
     @classmethod
     def project_config_update(cls) -> dict[str, Any]:
         return {}
+
+
+def mapping_of(raw: dict[str, Any]) -> Any:
+    """The one mapping `raw` declares on a model `t` keyed by `id`, parsed as the runner parses
+    a manifest's, with one profile space, `default` (for tests of the message layer)."""
+    from dbt_segment_profiles.mappings import load_mappings
+    from dbt_segment_profiles.settings import parse_settings
+
+    settings, _ = parse_settings({"profile_spaces": {"default": {"write_key_env": "K"}}}, "s")
+    node = {
+        "resource_type": "model",
+        "name": "t",
+        "unique_id": "model.p.t",
+        "config": {"meta": {"segment": {"primary_key": "id", "mappings": [raw]}}},
+    }
+    result = load_mappings({"nodes": {"t": node}}, settings)
+    assert result.problems == []
+    (mapping,) = result.mappings
+    return mapping

@@ -21,14 +21,12 @@ from typing import Any
 
 import pytest
 
-from dbt_segment_profiles.mappings import load_mappings
 from dbt_segment_profiles.messages import Rejection, compile_mapping, compile_plan
 from dbt_segment_profiles.messages.sql_lane import lane_for
-from dbt_segment_profiles.settings import parse_settings
+from segment_testing import mapping_of
 
 pytestmark = pytest.mark.postgres_only
 
-SETTINGS, _ = parse_settings({"profile_spaces": {"default": {"write_key_env": "K"}}}, "s")
 INTERNAL = "__sp_seq bigint, __sp_op varchar, __sp_key varchar, __sp_hash varchar, "
 INTERNAL += "__sp_version bigint"
 ACKS = (
@@ -56,19 +54,6 @@ class Counts:
     rejected: int = 0  # rejected in SQL with the builder's reason
     flagged: int = 0  # left to the builder
     flagged_rows: list[int] = field(default_factory=list, compare=False)  # their __sp_seq
-
-
-def load_mapping(raw: dict[str, Any]) -> Any:
-    node = {
-        "resource_type": "model",
-        "name": "t",
-        "unique_id": "model.p.t",
-        "config": {"meta": {"segment": {"primary_key": "id", "mappings": [raw]}}},
-    }
-    result = load_mappings({"nodes": {"t": node}}, SETTINGS)
-    assert result.problems == []
-    (mapping,) = result.mappings
-    return mapping
 
 
 def postgres_warehouse(root: Path, server: Any, schema: str) -> Any:
@@ -106,7 +91,7 @@ def compare_lane(
     raw: dict[str, Any],
 ) -> Counts:
     """Every row through the lane and through the builder: the same bytes, or the same reason."""
-    mapping = load_mapping({"name": "m", "profile_space": "default", **raw})
+    mapping = mapping_of({"name": "m", "profile_space": "default", **raw})
     schema = f"lane_{next(_schemas)}_{tmp_path.name[-20:]}".lower()
     warehouse = postgres_warehouse(tmp_path / "project", server, schema)
     try:

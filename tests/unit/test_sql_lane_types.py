@@ -12,13 +12,10 @@ from typing import Any
 
 import pytest
 
-from dbt_segment_profiles.mappings import load_mappings
 from dbt_segment_profiles.messages import Rejection, compile_mapping, compile_plan
 from dbt_segment_profiles.messages.sql_lane import lane_for
-from dbt_segment_profiles.settings import parse_settings
-from segment_testing import duckdb_warehouse
+from segment_testing import duckdb_warehouse, mapping_of
 
-SETTINGS, _ = parse_settings({"profile_spaces": {"default": {"write_key_env": "K"}}}, "s")
 INTERNAL = "__sp_seq bigint, __sp_op varchar, __sp_key varchar, __sp_hash varchar, "
 INTERNAL += "__sp_version bigint"
 STRINGS = ["", "a", "Zoë 😀 東京", 'quote " and \\ backslash', "tab\tnew\nline", "\x01ctl", "'"]
@@ -31,19 +28,6 @@ class Counts:
     flagged: int = 0  # left to the builder
 
 
-def load_mapping(raw: dict[str, Any]) -> Any:
-    node = {
-        "resource_type": "model",
-        "name": "t",
-        "unique_id": "model.p.t",
-        "config": {"meta": {"segment": {"primary_key": "id", "mappings": [raw]}}},
-    }
-    result = load_mappings({"nodes": {"t": node}}, SETTINGS)
-    assert result.problems == []
-    (mapping,) = result.mappings
-    return mapping
-
-
 def compare_lane(
     tmp_path: Path,
     columns: str,
@@ -52,7 +36,7 @@ def compare_lane(
     time_zone: str | None = None,
 ) -> Counts:
     """Every row through the lane and through the builder: the same bytes, or the same reason."""
-    mapping = load_mapping({"name": "m", "profile_space": "default", **raw})
+    mapping = mapping_of({"name": "m", "profile_space": "default", **raw})
     warehouse = duckdb_warehouse(tmp_path / "w.duckdb", "s")
     try:
         warehouse.execute("create schema s")
@@ -214,7 +198,7 @@ def test_lane_writes_every_column_type_as_the_builder(
 
 
 def test_lane_leaves_doubles_inside_a_struct_to_the_builder(tmp_path: Path) -> None:
-    mapping = load_mapping(
+    mapping = mapping_of(
         {
             "name": "m",
             "profile_space": "default",

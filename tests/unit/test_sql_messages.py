@@ -11,11 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
-from dbt_segment_profiles.mappings import load_mappings
 from dbt_segment_profiles.messages import Rejection, compile_mapping, compile_plan
 from dbt_segment_profiles.messages.sql_lane import SqlLane, lane_for
-from dbt_segment_profiles.settings import parse_settings
-from segment_testing import duckdb_warehouse
+from segment_testing import duckdb_warehouse, mapping_of
 
 
 def sql_lane(warehouse: Any, mapping: Any) -> SqlLane | None:
@@ -27,7 +25,6 @@ def sql_lane(warehouse: Any, mapping: Any) -> SqlLane | None:
 # a flagged row's last four columns: message head, context, reason, needs Python
 LANE_TAIL = (None, None, None, True)
 
-SETTINGS, _ = parse_settings({"profile_spaces": {"default": {"write_key_env": "K"}}}, "s")
 
 TABLE = """
 create table s.m__pending (
@@ -115,15 +112,7 @@ MAPPINGS = {
 @pytest.mark.parametrize("name", sorted(MAPPINGS))
 def test_sql_built_messages_equal_the_builders(name: str, tmp_path: Path) -> None:
     raw = {"name": "m", "profile_space": "default", **MAPPINGS[name]}
-    node = {
-        "resource_type": "model",
-        "name": "t",
-        "unique_id": "model.p.t",
-        "config": {"meta": {"segment": {"primary_key": "id", "mappings": [raw]}}},
-    }
-    result = load_mappings({"nodes": {"t": node}}, SETTINGS)
-    assert result.problems == []
-    (mapping,) = result.mappings
+    mapping = mapping_of(raw)
     warehouse = duckdb_warehouse(tmp_path / "w.duckdb", "s")
     warehouse.execute("create schema s")
     warehouse.execute(TABLE)
@@ -228,15 +217,7 @@ def test_sql_lane_sends_decimals_and_wide_integers_with_the_builders_exact_bytes
     else:
         fields |= {"traits": body}
     raw = {"name": "m", "profile_space": "default", "action": action, "fields": fields}
-    node = {
-        "resource_type": "model",
-        "name": "t",
-        "unique_id": "model.p.t",
-        "config": {"meta": {"segment": {"primary_key": "id", "mappings": [raw]}}},
-    }
-    result = load_mappings({"nodes": {"t": node}}, SETTINGS)
-    assert result.problems == []
-    (mapping,) = result.mappings
+    mapping = mapping_of(raw)
     warehouse = duckdb_warehouse(tmp_path / "w.duckdb", "s")
     warehouse.execute("create schema s")
     warehouse.execute(EXACT_TABLE)
