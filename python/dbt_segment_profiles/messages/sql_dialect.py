@@ -7,6 +7,7 @@ and an entry in DIALECTS, and the lane (`sql_lane.py`) stays as it is.
 
 from __future__ import annotations
 
+from ..iso_sql import pg_iso_utc
 from .values import ValueProblem, to_id
 
 # DuckDB's type names, as its cursor describes columns
@@ -156,18 +157,6 @@ class DuckDBDialect:
 
 # Postgres' type names, as format_type() gives them (PostgresWarehouse.column_types)
 _PG_INTEGERS = {"smallint", "integer", "bigint"}
-_PG_TIMESTAMP = '\'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\''
-_PG_DATE = "'YYYY-MM-DD\"T00:00:00.000Z\"'"
-
-
-def pg_iso_utc(expression: str, kind: str) -> str:
-    """ISO-8601 UTC text with milliseconds of a Postgres date, timestamp or timestamptz, as
-    the warehouse hands such columns to the builder (and so as the lane writes them)."""
-    if kind == "date":
-        return f"to_char({expression}, {_PG_DATE})"
-    if kind == "timestamptz":
-        expression = f"({expression} at time zone 'UTC')"
-    return f"to_char({expression}, {_PG_TIMESTAMP})"
 
 
 def _pg_temporal_kind(kind: str) -> str | None:

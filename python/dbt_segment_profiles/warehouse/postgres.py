@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from ..iso_sql import pg_iso_utc
 from ..mappings import Mapping
-from ..messages.sql_dialect import pg_iso_utc
 from .base import Acks, MappingsLocked, Warehouse, quote
 
 _cursor_names = itertools.count()
