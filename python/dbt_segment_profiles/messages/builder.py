@@ -177,10 +177,9 @@ class MessageBuilder:
     ) -> bytes:
         """A message the warehouse wrote up to its messageId, completed as `build` would;
         `context`: what the warehouse wrote of the context after its library entry."""
-        message_id = self.message_id(key, row_hash, operation, version)
-        if context is None:
-            return (head + ',"messageId":"' + message_id + MESSAGE_TAIL).encode()
-        return (head + ',"messageId":"' + message_id + MESSAGE_TAIL_OPEN + context + "}}").encode()
+        return self.finish_from_id(
+            head, self.message_id(key, row_hash, operation, version), context
+        )
 
     def finish_many(
         self,
@@ -200,6 +199,7 @@ class MessageBuilder:
 
     @staticmethod
     def finish_from_id(head: str, message_id: str, context: str | None) -> bytes:
+        """A message the warehouse wrote up to its messageId, with that messageId and its tail."""
         if context is None:
             return (head + ',"messageId":"' + message_id + MESSAGE_TAIL).encode()
         return (head + ',"messageId":"' + message_id + MESSAGE_TAIL_OPEN + context + "}}").encode()
