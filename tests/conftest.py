@@ -38,6 +38,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # dbt's own answer, without inspect.stack() over pytest's deep stack (see the module)
+    _load_helper("flag_source").install()
     config.addinivalue_line(
         "markers",
         "duckdb_only: about DuckDB itself (Python models, the runner's memory cap); "
