@@ -20,7 +20,8 @@ demo: $(STAMP)
 	$(BIN)/python integration_tests/demo.py
 
 # Spark on one worker: a second would start a second JVM and metastore beside the first, and on
-# 2 busy cores the kill -9 test's child sync (a third JVM) then missed its 180 s window
+# 2 busy cores the kill -9 test's child sync (a third JVM) then missed its 180 s window. It runs
+# beside the Postgres suite (it mostly waits on its JVM); its output follows that suite's.
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
@@ -28,8 +29,8 @@ test: $(STAMP)
 	bash scripts/ensure_spark.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q $(WORKERS) --profile duckdb
-	$(BIN)/pytest -q $(WORKERS) --profile postgres tests/functional
-	$(BIN)/pytest -q --profile spark tests/functional
+	bash scripts/beside.sh "$(BIN)/pytest -q --profile spark tests/functional" \
+		$(BIN)/pytest -q $(WORKERS) --profile postgres tests/functional
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
