@@ -9,12 +9,14 @@ shift
 log="$(mktemp -t beside.XXXXXX.log)"
 bash -c "$background" >"$log" 2>&1 &
 pid=$!
-# a stopped make (Ctrl-C, CI's timeout) stops the background suite too
-trap 'kill "$pid" 2>/dev/null; rm -f "$log"' EXIT
+# a stopped make (Ctrl-C, CI's timeout) stops the background suite too; once it has ended,
+# its pid is no longer ours to signal
+trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -f "$log"' EXIT
 "$@"
 foreground=$?
 wait "$pid"
 background_status=$?
+pid=""
 echo "--- $background (exit $background_status)"
 cat "$log"
 if [[ $foreground -ne 0 || $background_status -ne 0 ]]; then
