@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from . import __version__, api
+from .allocator import limit_arenas
 from .errors import ConfigError, SegmentProfilesError
 from .logs import LOGGER, configure
 from .report import Reporter
@@ -467,6 +468,9 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script; also callable in-process with `argv`, returning the exit code."""
+    if argv is None:
+        # the console script's own process: before any thread starts (see allocator.py)
+        limit_arenas()
     args = list(argv) if argv is not None else sys.argv[1:]
     try:
         code = cli.main(args=args, prog_name="dbt-segment", standalone_mode=False, obj=args)
