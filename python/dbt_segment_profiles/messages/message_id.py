@@ -27,9 +27,9 @@ class MessageIds:
             data = text.encode()
         except UnicodeEncodeError:  # a lone surrogate: kept, not replaced, as always
             data = text.encode("utf-8", "surrogatepass")
-        # one hash of mapping name and change (a fresh state hashing them in two updates is
-        # slower; derive_many copies a seeded one)
-        return "sp-" + blake2b(self._prefix + data, digest_size=16).hexdigest()
+        state = self._seeded.copy()
+        state.update(data)
+        return "sp-" + state.hexdigest()
 
     def derive_many(
         self,
