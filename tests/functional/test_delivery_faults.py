@@ -251,6 +251,41 @@ class TestResyncAfterMostWereAcknowledged:
         assert len(set(state_keys(project))) == self.ROWS
 
 
+@pytest.mark.duckdb_only
+class TestRunnerCheckpointsUnderItsCap:
+    """What a sync wrote goes into the DuckDB file before the runner gives the instance back:
+    left to the instance's close, the checkpoint runs with the runner's 32 MB cap lifted and
+    holds every block the sync wrote at once (1M issue rows: 400 MB peak instead of 230)."""
+
+    ROWS = 5_000
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {
+            "dim_subscribers.sql": subscriptions_sql(cls.ROWS),
+            "schema.yml": SUBSCRIPTIONS_YML,
+        }
+
+    def test_the_wal_is_empty_and_the_settings_are_back_when_the_runner_closes(
+        self, project: Any, serve: Any
+    ) -> None:
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        serve()
+        settings = "select current_setting('memory_limit'), current_setting('threads')"
+        before = project.run_sql(settings, fetch="one")
+        database = Path(project.adapter.config.credentials.path)
+        wal = database.with_name(database.name + ".wal")
+        code, document = segment(project, "sync")
+        assert code == 1, document
+        assert by_mapping(document)["subscribers"]["rejected"] == self.ROWS
+        # the test's own connection keeps the instance open: only the runner checkpointed
+        assert project.run_sql(settings, fetch="one") == before
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert issue_summary(project)[:2] == (self.ROWS, self.ROWS)
+
+
 class TestInterruptedSync:
     @pytest.fixture(scope="class")
     @classmethod
