@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # dbt's own answer, without inspect.stack() over pytest's deep stack (see the module)
     _load_helper("flag_source").install()
+    # dbt's config schemas, which the runner keeps on disk, in a directory of this run's own
+    os.environ.setdefault("DBT_SEGMENT_CACHE_DIR", tempfile.mkdtemp(prefix="segment-cache-"))
     config.addinivalue_line(
         "markers",
         "duckdb_only: about DuckDB itself (Python models, the runner's memory cap); "

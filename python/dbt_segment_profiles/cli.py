@@ -21,6 +21,7 @@ from .allocator import limit_arenas
 from .errors import ConfigError, SegmentProfilesError
 from .logs import LOGGER, configure
 from .report import Reporter
+from .schema_cache import install as install_schema_cache
 from .sync_engine import SyncOptions, SyncResult
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -172,6 +173,8 @@ class Invocation:
 
     def guarded(self, action: Callable[[], int]) -> int:
         self.configure_logs(self.options["project_dir"] or os.environ.get("DBT_PROJECT_DIR"))
+        # every command reads the dbt project: dbt's config schemas from disk (schema_cache.py)
+        install_schema_cache()
         try:
             return action()
         except ConfigError as error:
