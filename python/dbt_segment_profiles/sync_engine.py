@@ -322,10 +322,14 @@ class _MappingSender:
         json_at, context_at, reason_at, flag_at = width - 4, width - 3, width - 2, width - 1
         # row: sequence, operation, key, hash, change version, then the mapped columns
         for chunk in stream:
-            if sql_built and chunk and not any(row[flag_at] for row in chunk):
-                # every message written by the warehouse: finished and batched a chunk at a time
-                self._send_written(chunk, builder, batcher, width)
-                chunk = ()
+            if sql_built and chunk:
+                # the chunk's columns, transposed in C: the checks below scan them in C too
+                columns = list(zip(*chunk))
+                if not any(columns[flag_at]):
+                    # every message written by the warehouse: finished and batched a chunk at
+                    # a time
+                    self._send_written(chunk, columns, builder, batcher, width)
+                    chunk = ()
             for row in chunk:
                 if sql_built and not row[flag_at]:
                     reason = row[reason_at]
@@ -355,13 +359,19 @@ class _MappingSender:
             self._submit(last)
 
     def _send_written(
-        self, chunk: list[tuple], builder: MessageBuilder, batcher: Batcher, width: int
+        self,
+        chunk: list[tuple],
+        columns: list[tuple],
+        builder: MessageBuilder,
+        batcher: Batcher,
+        width: int,
     ) -> None:
-        """Rows the warehouse wrote whole (none flagged): SQL's rejections become issues, the
-        others messages, batched in order."""
+        """Rows the warehouse wrote whole (none flagged), and their columns: SQL's rejections
+        become issues, the others messages, batched in order."""
         reason_at = width - 2
-        rejected = [row for row in chunk if row[reason_at] is not None]
-        if rejected:
+        reasons = columns[reason_at]
+        if reasons.count(None) != len(reasons):
+            rejected = [row for row in chunk if row[reason_at] is not None]
             result, max_reasons = self.result, self.options.max_reasons
             self.issues.extend(
                 RecordIssue(row[2], row[1], row[reason_at], "rejected") for row in rejected
@@ -372,7 +382,8 @@ class _MappingSender:
             chunk = [row for row in chunk if row[reason_at] is None]
             if not chunk:
                 return
-        seqs, ops, keys, hashes, versions, *_, heads, contexts, _, _ = zip(*chunk)
+            columns = list(zip(*chunk))
+        seqs, ops, keys, hashes, versions, *_, heads, contexts, _, _ = columns
         messages = builder.finish_many(heads, keys, hashes, ops, versions, contexts)
         for full in batcher.extend(seqs, keys, ops, messages, hashes, versions):
             self._submit(full)
