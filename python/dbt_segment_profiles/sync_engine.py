@@ -209,17 +209,23 @@ def _sync_one(
     if warehouse.stored_fingerprint(mapping) is None:
         warehouse.store_fingerprint(mapping, fingerprint(mapping), definition(mapping))
     issues: list[RecordIssue] = []
+    # each row is recorded at most once a sync: with none recorded before, every issue this
+    # sync records is new, and goes in without a pass over the mapping's issues
+    all_new = False
     if space_sender.auth_error is not None:
         result.error = _auth_message(space_sender)
     elif sum(result.pending.values()):
         # written ahead: whatever happens to the sends, the next capture knows they may have
         # reached Segment
         warehouse.record_attempts(mapping)
+        all_new = not warehouse.has_recorded_issues(mapping)
         total = sum(result.pending.values())
         if options.progress_start is not None:
             options.progress_start(result, total)
         try:
-            _MappingSender(warehouse, mapping, space_sender, options, result, issues).run()
+            _MappingSender(
+                warehouse, mapping, space_sender, options, result, issues, all_new
+            ).run()
         finally:
             if options.progress_done is not None:
                 options.progress_done(result, total)
@@ -234,7 +240,8 @@ def _sync_one(
             f"show up: set region: {'eu' if space.region == 'us' else 'us'} on profile space "
             f"{space.name!r}"
         )
-    warehouse.record_issues(mapping, issues)  # the rest, also when interrupted: they are facts
+    # the rest, also when interrupted: they are facts
+    warehouse.record_issues(mapping, issues, all_new)
     warehouse.clear_resolved_issues(mapping)
     result.duration_seconds = time.monotonic() - started
     if options.stop.is_set():
@@ -279,6 +286,7 @@ class _MappingSender:
         options: SyncOptions,
         result: MappingResult,
         issues: list[RecordIssue],
+        all_new: bool = False,
     ) -> None:
         self.warehouse = warehouse
         self.mapping = mapping
@@ -286,6 +294,7 @@ class _MappingSender:
         self.options = options
         self.result = result
         self.issues = issues
+        self.all_new = all_new
         self.total = sum(result.pending.values())
         self.in_flight: deque[tuple[Batch, Future[BatchOutcome]]] = deque()
         # bounded so memory does not grow with the number of rows when Segment is slower
@@ -395,7 +404,7 @@ class _MappingSender:
 
     def _record_issues(self) -> None:
         if len(self.issues) >= ISSUE_ROWS:
-            self.warehouse.record_issues(self.mapping, self.issues)
+            self.warehouse.record_issues(self.mapping, self.issues, self.all_new)
             self.issues.clear()
 
     def _stopping(self) -> bool:

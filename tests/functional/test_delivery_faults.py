@@ -422,10 +422,14 @@ class TestRejectionsInBulk:
         # set-based: a few statements for the whole chunk, not one or two per issue
         on_issues = [s for s in statements if '"segment_record_issues"' in s]
         assert len(on_issues) <= 5, len(on_issues)
+        # none was recorded before: inserted, with no update passing over the table
+        assert not [s for s in on_issues if s.lstrip().startswith("update")], on_issues
 
+        statements.clear()
         code, document = segment(project, "sync")
         assert code == 1, document
         assert issue_summary(project) == (5_000, 5_000, 2, 2, "rejected", "rejected", 0)
+        assert [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
 
         # the same (key, operation) twice in one chunk is one row, one attempt, the last reason;
         # then a chunk of existing and new rows: one moves, the other is added

@@ -30,9 +30,16 @@ def latest_per_key(issues: Iterable[RecordIssue]) -> list[RecordIssue]:
     return list({(issue[0], issue[1]): issue for issue in issues}.values())
 
 
-def record_issues(warehouse: Warehouse, mapping_name: str, issues: Iterable[RecordIssue]) -> None:
+def record_issues(
+    warehouse: Warehouse,
+    mapping_name: str,
+    issues: Iterable[RecordIssue],
+    all_new: bool = False,
+) -> None:
     """Insert new (key, operation) rows with attempts 1; move reason, kind, last_seen and
-    attempts + 1 of the rows already there. One transaction."""
+    attempts + 1 of the rows already there. One transaction. `all_new`: the caller knows none
+    of them is recorded yet (a sync of a mapping that had no issues records each row at most
+    once): one insert, without the pass over the mapping's issues."""
     rows = latest_per_key(issues)
     if not rows:
         return
@@ -51,26 +58,39 @@ def record_issues(warehouse: Warehouse, mapping_name: str, issues: Iterable[Reco
         f"i.mapping_name = {p} and i.record_key = s.record_key and i.operation = s.operation"
     )
     key_columns = {"record_key": ("text", keys), "issue": ("int", key_numbers)}
+    staged = (
+        f"select k.record_key, r.operation, r.kind, r.reason from {{keys}} as k "
+        f"join (select unnest({p}::int[]) as issue, unnest({p}::text[]) as operation, "
+        f"unnest({p}::text[]) as kind, unnest({p}::text[]) as reason) as r "
+        "on r.issue = k.issue"
+    )
+    reason_columns = (
+        list(range(len(reasons))),
+        [what[0] for what in reasons],
+        [what[1] for what in reasons],
+        [what[2] for what in reasons],
+    )
+    insert = (
+        f"insert into {table} (mapping_name, record_key, operation, kind, reason, "
+        "first_seen, last_seen, attempts) "
+        f"select {p}, s.record_key, s.operation, s.kind, s.reason, {p}, {p}, 1 from "
+    )
+    # UTC wall time: current_timestamp would be stored in the session's zone
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
     with warehouse.transaction() as cur, warehouse.column_source(cur, key_columns) as keyed:
+        if all_new:
+            cur.execute(
+                f"{insert}({staged.format(keys=keyed[0])}) as s",
+                (mapping_name, now, now, *keyed[1], *reason_columns),
+            )
+            return
         # one table for the statements below, so the planner has a single join to choose
         cur.execute(
-            f"create temporary table {STAGE} as "
-            f"select k.record_key, r.operation, r.kind, r.reason from {keyed[0]} as k "
-            f"join (select unnest({p}::int[]) as issue, unnest({p}::text[]) as operation, "
-            f"unnest({p}::text[]) as kind, unnest({p}::text[]) as reason) as r "
-            "on r.issue = k.issue",
-            (
-                *keyed[1],
-                list(range(len(reasons))),
-                [what[0] for what in reasons],
-                [what[1] for what in reasons],
-                [what[2] for what in reasons],
-            ),
+            f"create temporary table {STAGE} as {staged.format(keys=keyed[0])}",
+            (*keyed[1], *reason_columns),
         )
         # without statistics, Postgres may sort the whole issues table for a merge join
         cur.execute(f"analyze {STAGE}")
-        # UTC wall time from here: current_timestamp would be stored in the session's zone
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
         cur.execute(
             f"update {table} as i set reason = s.reason, kind = s.kind, "
             f"last_seen = {p}, attempts = i.attempts + 1 "
@@ -81,19 +101,14 @@ def record_issues(warehouse: Warehouse, mapping_name: str, issues: Iterable[Reco
         # the table has one row per (mapping, key, operation), so `updated` counts the staged
         # rows that exist: when none or all do, the insert needs no second pass over the table
         if updated < len(rows):
-            insert = (
-                f"insert into {table} (mapping_name, record_key, operation, kind, reason, "
-                "first_seen, last_seen, attempts) "
-                f"select {p}, s.record_key, s.operation, s.kind, s.reason, "
-                f"{p}, {p}, 1 from {STAGE} as s"
-            )
             if updated:
                 cur.execute(
-                    f"{insert} where not exists (select 1 from {table} as i where {same_row})",
+                    f"{insert}{STAGE} as s "
+                    f"where not exists (select 1 from {table} as i where {same_row})",
                     (mapping_name, now, now, mapping_name),
                 )
             else:
-                cur.execute(insert, (mapping_name, now, now))
+                cur.execute(f"{insert}{STAGE} as s", (mapping_name, now, now))
         cur.execute(f"drop table {STAGE}")
 
 

@@ -449,10 +449,21 @@ class Warehouse(AdapterConnections):
             [utc_naive(getattr(run, c)) for c in RUN_COLUMNS],
         )
 
-    def record_issues(self, mapping: Mapping, issues: Sequence[RecordIssue]) -> None:
+    def record_issues(
+        self, mapping: Mapping, issues: Sequence[RecordIssue], all_new: bool = False
+    ) -> None:
         """One row per (mapping, key, operation): reason and last_seen move, attempts grow.
-        Set-based (a few statements per call, see state/issues.py), not a query per issue."""
-        record_issues(self, mapping.name, issues)
+        Set-based (a few statements per call, see state/issues.py), not a query per issue;
+        `all_new`: none of them is recorded yet (one insert)."""
+        record_issues(self, mapping.name, issues, all_new)
+
+    def has_recorded_issues(self, mapping: Mapping) -> bool:
+        rows = self.query(
+            f"select 1 from {self.table('segment_record_issues')} "
+            f"where mapping_name = {self.param} limit 1",
+            (mapping.name,),
+        )
+        return bool(rows)
 
     def clear_resolved_issues(self, mapping: Mapping) -> None:
         """Forget issues of rows that are no longer pending (acknowledged since, or gone)."""

@@ -156,7 +156,10 @@ class SparkWarehouse(SparkWrites, Warehouse):
             f"from values {values} as v(record_key, row_hash, operation, change_version)"
         )
 
-    def record_issues(self, mapping: Mapping, issues: Sequence[RecordIssue]) -> None:
+    def record_issues(
+        self, mapping: Mapping, issues: Sequence[RecordIssue], all_new: bool = False
+    ) -> None:
+        # one rewrite either way: knowing the issues are new saves no pass over the table
         self.record_issues_by_rewrite(mapping.name, issues)
 
 
