@@ -179,16 +179,23 @@ JSONB = [
     "0",
     "-12",
     "123456789012345678",
-    # for the builder: fractions, exponents, long integers, objects, arrays
+    # objects of those: written by the warehouse, without jsonb's spaces, in its key order
+    "{}",
+    '{"a": 1}',
+    '{"city": "c5", "zip": 5, "a": null, "bb": true, "ccc": false, "n": -12}',
+    '{"k\\"e,y: ": "v: {1, 2}", "Zoë 😀": "\\u0001 \\n", "": ""}',
+    '{"z": "last", "y": "x", "aaa": 0, "b": "123456789012345678"}',
+    # for the builder: fractions, exponents, long integers, nested values, arrays
     "1.50",
     "-0",
     "1e5",
     "18446744073709551615",
-    '{"a": 1}',
     '{"b": "x", "a": [true, null]}',
+    '{"a": {"b": 1}}',
+    '{"a": 1.5}',
+    '{"a": 18446744073709551615}',
     "[1, 2]",
     "[]",
-    "{}",
 ]
 TYPED_VALUES: dict[str, list[Any]] = {
     "name": STRINGS,
@@ -291,8 +298,8 @@ FLAGGED_ALONE: dict[str, list[Any]] = {
     "r": [16777216.0, 3.4028235e38, 1e-5],
     "at": ["10000-01-01 00:00:00"],
     "tags": ["[0:1]={a,b}", [["a", "b"], ["c", "d"]]],
-    "doc": ["1.50", "18446744073709551615", '{"a": 1}', '{"b": "x", "a": [true, null]}']
-    + ["[1, 2]", "[]", "{}"],
+    "doc": ["1.50", "18446744073709551615", '{"b": "x", "a": [true, null]}', '{"a": {"b": 1}}']
+    + ['{"a": 1.5}', '{"a": 18446744073709551615}', "[1, 2]", "[]"],
     "raw": ['{"a": 1}', '"x"', "null", "[1,2]"],
 }
 

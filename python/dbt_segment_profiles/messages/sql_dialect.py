@@ -270,8 +270,10 @@ class PostgresDialect(DuckDBDialect):
 
     def json_column(self, expression: str, kind: str) -> tuple[str, str] | None:
         """jsonb strings, booleans, null and plain integers print as the builder writes them
-        (psycopg2 parses jsonb's text with orjson); any other jsonb value, and every json one
-        (kept as written, spaces and all), go to the builder."""
+        (psycopg2 parses jsonb's text with orjson), and so does an object of only those, joined
+        here without jsonb's spaces, in jsonb's own key order (the order psycopg2's dict and
+        orjson keep); any other jsonb value, and every json one (kept as written, spaces and
+        all), go to the builder."""
         if kind == "json":
             return f"cast({expression} as text)", f"{expression} is not null"
         if kind != "jsonb":
@@ -281,7 +283,24 @@ class PostgresDialect(DuckDBDialect):
             f"jsonb_typeof({expression}) in ('string', 'boolean', 'null') or "
             f"{text} ~ '^(0|-?[1-9][0-9]{{0,17}})$'"
         )
-        return text, f"{expression} is not null and not ({simple})"
+        leaf = (
+            "jsonb_typeof(e.value) in ('string', 'boolean', 'null') or "
+            "cast(e.value as text) ~ '^(0|-?[1-9][0-9]{0,17})$'"
+        )
+        is_object = f"jsonb_typeof({expression}) = 'object'"
+        flat = (
+            f"{is_object} and not exists "
+            f"(select 1 from jsonb_each({expression}) as e where not ({leaf}))"
+        )
+        # to_json(text) escapes a key as jsonb's output escapes it, as orjson does
+        members = (
+            "select string_agg(cast(to_json(e.key) as text) || ':' || cast(e.value as text), "
+            f"',' order by e.n) from jsonb_each({expression}) with ordinality as e(key, value, n)"
+        )
+        written = (
+            f"case when {is_object} then '{{' || coalesce(({members}), '') || '}}' else {text} end"
+        )
+        return written, f"{expression} is not null and not ({simple} or ({flat}))"
 
     def nested_leaf_ok(self, kind: str) -> bool:
         return kind in _PG_INTEGERS or kind == "boolean" or self.is_string(kind)
