@@ -33,7 +33,6 @@ import argparse
 import os
 import shlex
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,17 +42,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from _paths import BY_NAME, REFERENCE
+from _processes import run_checked, run_measured
 from _receiver import read_stats
+from _targets import DuckDBTarget
 from bench_delivery import (
     BIN,
     ENDPOINT_ENV,
-    REPO_ROOT,
-    WRITE_KEY_ENV,
-    Size,
+    FAILING_ENDPOINT_ENV,
+    Receiver,
+    child_env,
     project_flags,
-    run_checked,
-    run_measured,
-    start_receiver,
     write_project,
 )
 
@@ -223,53 +222,52 @@ def main(argv: list[str] | None = None) -> int:
     load_at_start = load()
     print(f"load average at the start: {load_at_start} on {os.cpu_count()} CPUs", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="segment-startup-"))
-    project, database = workdir / "project", workdir / "bench.duckdb"
-    env = dict(os.environ)
-    env.update(
-        {
-            WRITE_KEY_ENV: "bench-write-key",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-            # the runner of this checkout, even when the interpreter has another one installed
-            "PYTHONPATH": os.pathsep.join(
-                p for p in (str(REPO_ROOT / "python"), env.get("PYTHONPATH")) if p
-            ),
-        }
-    )
-    size = Size("startup", args.rows)
-    large = Size("large", args.pending_rows) if args.pending_rows else None
-    receiver, url, stats_url = start_receiver(workdir, env)
-    env[ENDPOINT_ENV] = url
+    project = workdir / "project"
+    target = DuckDBTarget(workdir)
+    database = target.database
+    env = child_env(workdir)
+    # the identify path of the delivery benchmark: "startup" rows synced once, then measured
+    # with nothing pending; "large" rows (--pending-rows) for the peak RSS of a whole sync
+    identify = BY_NAME[REFERENCE]
+    sizes = {"startup": args.rows}
+    if args.pending_rows:
+        sizes["large"] = args.pending_rows
+    model, mapping = identify.model("startup"), identify.mapping("startup")
+    receiver = Receiver(workdir, env, "receiver")
+    stats_url = receiver.stats_url
+    # the project's second profile space reads its endpoint too; nothing is sent there
+    env[ENDPOINT_ENV] = env[FAILING_ENDPOINT_ENV] = receiver.url
     ok = True
     pending_rss: list[tuple[str, int, float]] = []
     try:
-        write_project(project, database, [size] + ([large] if large else []))
-        nested = add_nested_model(project, args.pending_rows) if large else None
+        write_project(project, target, sizes, [identify])
+        nested = add_nested_model(project, args.pending_rows) if args.pending_rows else None
         dbt = str(BIN / "dbt")
         run_checked([dbt, "deps", *project_flags(project)], env, project)
         seconds = run_checked([dbt, "run", *project_flags(project)], env, project)
         print(f"dbt run: {seconds:.1f}s", flush=True)
-        sync_pending(project, size.mapping, size.rows, env, stats_url, "first sync")
-        if large and nested:
-            for lane, mapping in (("SQL lane", large.mapping), ("Python builder", nested)):
+        sync_pending(project, mapping, args.rows, env, stats_url, "first sync")
+        if nested:
+            large = identify.mapping("large")
+            for lane, synced in (("SQL lane", large), ("Python builder", nested)):
                 label = f"{lane} sync"
-                rss = sync_pending(project, mapping, large.rows, env, stats_url, label)
-                pending_rss.append((lane, large.rows, rss))
+                rss = sync_pending(project, synced, args.pending_rows, env, stats_url, label)
+                pending_rss.append((lane, args.pending_rows, rss))
 
         floor_code = (
             f"import duckdb; duckdb.connect({str(database)!r}, read_only=True)"
-            f".execute('select count(*) from main.{size.model}').fetchall()"
+            f".execute('select count(*) from main.{model}').fetchall()"
         )
         references = (
-            Command("dbt ls (reference)", [dbt, "ls", *project_flags(project), "-s", size.model]),
+            Command("dbt ls (reference)", [dbt, "ls", *project_flags(project), "-s", model]),
             Command("floor (reference)", [sys.executable, "-c", floor_code]),
         )
         ours = [
-            Command("sync, nothing changed", runner("sync", project, size.mapping)),
-            Command("plan", runner("plan", project, size.mapping)),
-            Command("status", runner("status", project, size.mapping)),
+            Command("sync, nothing changed", runner("sync", project, mapping)),
+            Command("plan", runner("plan", project, mapping)),
+            Command("status", runner("status", project, mapping)),
         ]
-        print(f"\n{size.rows:,} rows acknowledged; measuring {args.repeat} rounds", flush=True)
+        print(f"\n{args.rows:,} rows acknowledged; measuring {args.repeat} rounds", flush=True)
         before = read_stats(stats_url)["accepted_messages"]
         ok = measure([*references, *ours], args.repeat, project, env)
         sent = read_stats(stats_url)["accepted_messages"] - before
@@ -277,11 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED: the nothing-changed syncs sent {sent} messages")
             ok = False
     finally:
-        receiver.send_signal(signal.SIGTERM)
-        try:
-            receiver.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            receiver.kill()
+        receiver.stop()
         if args.keep:
             print(f"kept {workdir}")
         else:
