@@ -251,11 +251,8 @@ class TestResyncAfterMostWereAcknowledged:
         assert len(set(state_keys(project))) == self.ROWS
 
 
-@pytest.mark.duckdb_only
-class TestRunnerCheckpointsUnderItsCap:
-    """What a sync wrote goes into the DuckDB file before the runner gives the instance back:
-    left to the instance's close, the checkpoint runs with the runner's 32 MB cap lifted and
-    holds every block the sync wrote at once (1M issue rows: 400 MB peak instead of 230)."""
+class RejectedSubscribers:
+    """A project of ROWS subscribers whose email status Segment does not know: all rejected."""
 
     ROWS = 5_000
 
@@ -266,6 +263,13 @@ class TestRunnerCheckpointsUnderItsCap:
             "dim_subscribers.sql": subscriptions_sql(cls.ROWS),
             "schema.yml": SUBSCRIPTIONS_YML,
         }
+
+
+@pytest.mark.duckdb_only
+class TestRunnerCheckpointsUnderItsCap(RejectedSubscribers):
+    """What a sync wrote goes into the DuckDB file before the runner gives the instance back:
+    left to the instance's close, the checkpoint runs with the runner's 32 MB cap lifted and
+    holds every block the sync wrote at once (1M issue rows: 400 MB peak instead of 230)."""
 
     def test_the_wal_is_empty_and_the_settings_are_back_when_the_runner_closes(
         self, project: Any, serve: Any
@@ -499,16 +503,8 @@ def wait_for_progress(lines: queue.Queue[str], child: subprocess.Popen, mapping:
     raise AssertionError("no progress line while rows were being rejected")
 
 
-class TestInterruptedRejections:
+class TestInterruptedRejections(RejectedSubscribers):
     ROWS = 100_000
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def models(cls) -> dict[str, str]:
-        return {
-            "dim_subscribers.sql": subscriptions_sql(cls.ROWS),
-            "schema.yml": SUBSCRIPTIONS_YML,
-        }
 
     def test_sigterm_stops_a_sync_where_every_row_is_rejected_within_a_chunk(
         self, project: Any, serve: Any
