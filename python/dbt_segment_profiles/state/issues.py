@@ -58,12 +58,6 @@ def record_issues(
         f"i.mapping_name = {p} and i.record_key = s.record_key and i.operation = s.operation"
     )
     key_columns = {"record_key": ("text", keys), "issue": ("int", key_numbers)}
-    staged = (
-        f"select k.record_key, r.operation, r.kind, r.reason from {{keys}} as k "
-        f"join (select unnest({p}::int[]) as issue, unnest({p}::text[]) as operation, "
-        f"unnest({p}::text[]) as kind, unnest({p}::text[]) as reason) as r "
-        "on r.issue = k.issue"
-    )
     reason_columns = (
         list(range(len(reasons))),
         [what[0] for what in reasons],
@@ -78,17 +72,19 @@ def record_issues(
     # UTC wall time: current_timestamp would be stored in the session's zone
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with warehouse.transaction() as cur, warehouse.column_source(cur, key_columns) as keyed:
+        staged = (
+            f"select k.record_key, r.operation, r.kind, r.reason from {keyed[0]} as k "
+            f"join (select unnest({p}::int[]) as issue, unnest({p}::text[]) as operation, "
+            f"unnest({p}::text[]) as kind, unnest({p}::text[]) as reason) as r "
+            "on r.issue = k.issue"
+        )
         if all_new:
             cur.execute(
-                f"{insert}({staged.format(keys=keyed[0])}) as s",
-                (mapping_name, now, now, *keyed[1], *reason_columns),
+                f"{insert}({staged}) as s", (mapping_name, now, now, *keyed[1], *reason_columns)
             )
             return
         # one table for the statements below, so the planner has a single join to choose
-        cur.execute(
-            f"create temporary table {STAGE} as {staged.format(keys=keyed[0])}",
-            (*keyed[1], *reason_columns),
-        )
+        cur.execute(f"create temporary table {STAGE} as {staged}", (*keyed[1], *reason_columns))
         # without statistics, Postgres may sort the whole issues table for a merge join
         cur.execute(f"analyze {STAGE}")
         cur.execute(

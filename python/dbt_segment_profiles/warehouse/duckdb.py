@@ -140,7 +140,6 @@ class DuckDBWarehouse(Warehouse):
     def close(self) -> None:
         if self._opened:
             self._checkpoint()
-        if self._previous_settings and self._opened:
             try:
                 self._restore_settings()
             except Exception:  # the instance may be gone already; closing goes on
@@ -166,7 +165,7 @@ class DuckDBWarehouse(Warehouse):
         with self._lock:
             try:
                 self._conn.handle.cursor().execute("checkpoint")
-            except Exception:  # another transaction is open: the instance's close checkpoints
+            except Exception:  # the instance is gone or busy: its own close checkpoints
                 pass
 
     def column_types(self, table: str) -> dict[str, str]:
