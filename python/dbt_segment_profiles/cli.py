@@ -19,6 +19,7 @@ import click
 from . import __version__, api
 from .allocator import limit_arenas
 from .errors import ConfigError, SegmentProfilesError
+from .lazy_compilation import compile_lazily
 from .logs import LOGGER, configure
 from .report import Reporter
 from .schema_cache import install as install_schema_cache
@@ -472,8 +473,10 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script; also callable in-process with `argv`, returning the exit code."""
     if argv is None:
-        # the console script's own process: before any thread starts (see allocator.py)
+        # the console script's own process: before any thread starts (see allocator.py), and
+        # before dbt is imported (see lazy_compilation.py)
         limit_arenas()
+        compile_lazily()
     args = list(argv) if argv is not None else sys.argv[1:]
     try:
         code = cli.main(args=args, prog_name="dbt-segment", standalone_mode=False, obj=args)
