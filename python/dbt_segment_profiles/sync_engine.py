@@ -20,6 +20,7 @@ from .delivery.ratelimit import RateLimiter
 from .delivery.retry import RetryPolicy
 from .delivery.sender import AuthFailed, BatchOutcome, Sender
 from .fingerprint import definition, fingerprint
+from .issue_recorder import IssueRecorder
 from .mappings import Mapping
 from .messages import MessageBuilder, MessagePlan, Rejection, compile_mapping, compile_plan
 from .messages.sql_lane import SqlLane, lane_for
@@ -302,11 +303,15 @@ class _MappingSender:
         self.in_flight: deque[tuple[Batch, Future[BatchOutcome]]] = deque()
         # bounded so memory does not grow with the number of rows when Segment is slower
         self.max_in_flight = space_sender.space.connections * 2
+        # where the warehouse takes them on a thread of their own (see issue_recorder.py)
+        self.recorder: IssueRecorder | None = None
 
     def run(self) -> None:
         plan, lane = _plan_and_lane(self.warehouse, self.mapping)
         acknowledger = Acknowledger(self.warehouse, self.mapping)
         self.acknowledger = acknowledger
+        if self.warehouse.records_issues_aside:
+            self.recorder = IssueRecorder(self.warehouse, self.mapping, self.all_new)
         stream = self.warehouse.stream_pending(self.mapping, self.options.chunk_rows, lane)
         try:
             self._build_and_send(stream, plan, lane is not None)
@@ -316,7 +321,11 @@ class _MappingSender:
             stream.close()
             wait([future for _, future in self.in_flight])
             self._drain()
-            acknowledger.close()
+            try:
+                acknowledger.close()
+            finally:
+                if self.recorder is not None:
+                    self.recorder.close()
 
     def _build_and_send(self, stream: PendingStream, plan: MessagePlan, sql_built: bool) -> None:
         builder = compile_mapping(self.mapping, stream.columns, plan)
@@ -407,7 +416,11 @@ class _MappingSender:
 
     def _record_issues(self) -> None:
         if len(self.issues) >= ISSUE_ROWS:
-            self.warehouse.record_issues(self.mapping, self.issues, self.all_new)
+            if self.recorder is not None:
+                # a copy: the list is the sync's, and its rows go on arriving
+                self.recorder.put(list(self.issues))
+            else:
+                self.warehouse.record_issues(self.mapping, self.issues, self.all_new)
             self.issues.clear()
 
     def _stopping(self) -> bool:
@@ -415,6 +428,7 @@ class _MappingSender:
             self.options.stop.is_set()
             or self.space_sender.auth_error is not None
             or self.acknowledger.error is not None
+            or (self.recorder is not None and self.recorder.error is not None)
         )
 
     def _submit(self, batch: Batch) -> None:

@@ -123,6 +123,9 @@ class Warehouse(AdapterConnections):
     message_dialect: str | None = None
     # what a record's key is cast to, as capture casts it
     key_text_type = "varchar(4096)"
+    # whether a sync may record issues on a thread of its own while the acknowledger commits
+    # on another: both go through the one connection's lock, a transaction at a time
+    records_issues_aside = True
 
     # whether names carry the target's database: the profile may point at one that is not
     # the session's default (a DuckDB `attach`ed one)

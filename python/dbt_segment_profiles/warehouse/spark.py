@@ -43,6 +43,8 @@ class SparkWarehouse(SparkWrites, Warehouse):
     qualify_database = False
     stream_order = "order by p.__sp_seq"
     key_text_type = "string"
+    # a recording rewrites the issues table in several statements: on the sync's own thread
+    records_issues_aside = False
 
     def quote(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"
