@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import queue
-import threading
 
 from .mappings import Mapping
 from .warehouse import Acks, Warehouse
+from .writer_thread import WriterThread
 
 _DONE = Acks([], [], [], [])
 # batches whose acknowledgements may wait for the warehouse: when it is slower than Segment, the
@@ -14,7 +14,7 @@ _DONE = Acks([], [], [], [])
 MAX_QUEUED_BATCHES = 8
 
 
-class Acknowledger:
+class Acknowledger(WriterThread[Acks]):
     """Records acknowledged changes as soon as their batch is answered 2xx.
 
     Building messages never waits for the warehouse: acknowledgements queue up here, and
@@ -24,23 +24,11 @@ class Acknowledger:
     def __init__(self, warehouse: Warehouse, mapping: Mapping) -> None:
         self.warehouse = warehouse
         self.mapping = mapping
-        self.error: BaseException | None = None
-        self._queue: queue.Queue[Acks] = queue.Queue(MAX_QUEUED_BATCHES)
-        self._thread = threading.Thread(
-            target=self._run, name=f"acknowledge-{mapping.name}", daemon=True
-        )
-        self._thread.start()
+        super().__init__(f"acknowledge-{mapping.name}", MAX_QUEUED_BATCHES, _DONE)
 
     def put(self, acks: Acks) -> None:
         if acks.keys:
             self._queue.put(acks)
-
-    def close(self) -> None:
-        """Wait until every acknowledgement is committed; raise if one could not be."""
-        self._queue.put(_DONE)
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
 
     def _run(self) -> None:
         while True:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Sequence
 
 from .mappings import Mapping
 from .warehouse import RecordIssue, Warehouse
+from .writer_thread import WriterThread
 
-_DONE: list[RecordIssue] = []
+_DONE: Sequence[RecordIssue] = []  # a list of its own: compared by identity
 
 
-class IssueRecorder:
+class IssueRecorder(WriterThread[Sequence[RecordIssue]]):
     """Records issues while the sync goes on building and sending.
 
     The warehouse writes each call's rows with the GIL released, so the chunk after it is
@@ -24,24 +23,12 @@ class IssueRecorder:
         self.warehouse = warehouse
         self.mapping = mapping
         self.all_new = all_new
-        self.error: BaseException | None = None
-        self._queue: queue.Queue[Sequence[RecordIssue]] = queue.Queue(1)
-        self._thread = threading.Thread(
-            target=self._run, name=f"record-issues-{mapping.name}", daemon=True
-        )
-        self._thread.start()
+        super().__init__(f"record-issues-{mapping.name}", 1, _DONE)
 
     def put(self, issues: Sequence[RecordIssue]) -> None:
         """Hand over one call's issues (the recorder keeps the sequence: pass a copy)."""
         if issues:
             self._queue.put(issues)
-
-    def close(self) -> None:
-        """Wait until every call handed over is recorded; raise if one could not be."""
-        self._queue.put(_DONE)
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
 
     def _run(self) -> None:
         while True:
