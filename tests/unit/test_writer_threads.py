@@ -1,26 +1,35 @@
-"""The issue recorder's hand-over: one call records while at most one waits, so a warehouse
-slower than the sync holds the sync, not every rejected row; an error stops it and is raised."""
+"""The warehouse writers' hand-over (writer_thread.py): bounded, so a warehouse slower than the
+sync holds the sync instead of memory growing with every acknowledged or rejected row; the issue
+recorder records one call while at most one waits, and an error stops it and is raised."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from dbt_segment_profiles.acknowledger import MAX_QUEUED_BATCHES, Acknowledger
 from dbt_segment_profiles.issue_recorder import IssueRecorder
-from dbt_segment_profiles.warehouse import RecordIssue
+from dbt_segment_profiles.warehouse import Acks, RecordIssue
 
 MAPPING = type("M", (), {"name": "m"})()
 
 
 class SlowWarehouse:
-    """Records only once let go; the first call of `fail_on` raises instead."""
+    """Writes only once let go: what a warehouse slower than the sync looks like to a queue.
+    The first recording of `fail_on` raises instead."""
 
     def __init__(self, fail_on: int | None = None) -> None:
         self.go = threading.Event()
+        self.committed: list[str] = []
         self.calls: list[tuple[list[str], bool]] = []
         self.fail_on = fail_on
+
+    def acknowledge(self, mapping: Any, acks: Acks) -> None:
+        self.go.wait(30)
+        self.committed += acks.keys
 
     def record_issues(self, mapping: Any, issues: list[RecordIssue], all_new: bool) -> None:
         self.go.wait(30)
@@ -28,6 +37,31 @@ class SlowWarehouse:
             self.calls.append(([], all_new))
             raise RuntimeError("the warehouse went away")
         self.calls.append(([issue.record_key for issue in issues], all_new))
+
+
+def put_all_waits_for(warehouse: SlowWarehouse, put: Callable[[Any], None], items: list) -> None:
+    """Hand every item over from a thread of its own: it must still be waiting on the
+    warehouse after two seconds, and be done once the warehouse is let go."""
+    put_all = threading.Thread(target=lambda: [put(item) for item in items])
+    put_all.start()
+    put_all.join(2)
+    assert put_all.is_alive()
+    warehouse.go.set()
+    put_all.join(30)
+    assert not put_all.is_alive()
+
+
+def test_a_slow_warehouse_holds_the_sender_not_the_acknowledged_rows() -> None:
+    warehouse = SlowWarehouse()
+    acknowledger = Acknowledger(warehouse, MAPPING)  # type: ignore[arg-type]
+    batches = [Acks([f"k{i}"], ["h"], ["added"], [0]) for i in range(3 * MAX_QUEUED_BATCHES)]
+    # one commit holds what had queued (at most MAX_QUEUED_BATCHES + 1), as many more queue: the
+    # rest must wait
+    put_all_waits_for(warehouse, acknowledger.put, batches)
+    acknowledger.close()
+    assert sorted(warehouse.committed) == sorted(b.keys[0] for b in batches)
+    # the batches' own lists are left as they were
+    assert all(len(b.keys) == 1 for b in batches)
 
 
 def calls_of(count: int) -> list[list[RecordIssue]]:
@@ -38,14 +72,8 @@ def test_a_slow_warehouse_holds_the_sync_after_two_calls() -> None:
     warehouse = SlowWarehouse()
     recorder = IssueRecorder(warehouse, MAPPING, all_new=True)  # type: ignore[arg-type]
     calls = calls_of(5)
-    put_all = threading.Thread(target=lambda: [recorder.put(c) for c in calls])
-    put_all.start()
-    put_all.join(2)
     # one call is being recorded, one waits: the third must wait for the warehouse
-    assert put_all.is_alive()
-    warehouse.go.set()
-    put_all.join(30)
-    assert not put_all.is_alive()
+    put_all_waits_for(warehouse, recorder.put, calls)
     recorder.close()
     # every call, in the order handed over, with what the sync knew of the table
     assert warehouse.calls == [([c[0].record_key], True) for c in calls]
