@@ -229,3 +229,91 @@ def test_rate_limiter_spaces_requests(rate: float) -> None:
     for _ in range(11):
         limiter.acquire()
     assert time.monotonic() - started >= 10 / rate * 0.9
+
+
+def test_dropped_connections_are_replaced_and_named_in_the_reason() -> None:
+    with Sandbox(write_key="k", faults=Faults(drop=0.25, seed=7)) as box:
+        sender = sender_for(box)
+        outcomes = [sender.deliver(batch_of([message(i)])) for i in range(20)]
+        snapshot = box.stats.snapshot()
+    assert all(o.acknowledged for o in outcomes)
+    assert snapshot["requests"] > 20 and snapshot["accepted_messages"] == 20
+    with Sandbox(write_key="k", faults=Faults(drop=1.0)) as box:
+        outcome = sender_for(box).deliver(batch_of([message(1)]))
+    (reason,) = {entry[3] for entry in outcome.failed}
+    assert reason.startswith(f"no answer from {box.url}/v1/batch: ")
+    assert reason.endswith("(after 4 attempts)")
+
+
+class ForwardingProxy:
+    """An HTTP proxy on loopback: takes `POST http://host:port/path` as a proxy does, forwards
+    it over a socket of its own and answers with what came back; counts what it forwarded."""
+
+    def __init__(self) -> None:
+        import http.client
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        proxy = self
+        self.forwarded: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                target = urlsplit(self.path)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = {
+                    k: v for k, v in self.headers.items() if not k.lower().startswith("proxy-")
+                }
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+                upstream.request("POST", target.path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                content = answer.read()
+                proxy.forwarded.append(self.path)
+                self.send_response(answer.status)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+                upstream.close()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.mark.parametrize("bypassed", [False, True])
+def test_the_environments_proxy_and_no_proxy_are_honoured(
+    bypassed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = ForwardingProxy()
+    try:
+        with Sandbox(write_key="k") as box:
+            for name in ("HTTP_PROXY", "http_proxy"):
+                monkeypatch.setenv(name, proxy.url)
+            for name in ("NO_PROXY", "no_proxy"):
+                monkeypatch.setenv(name, "127.0.0.1" if bypassed else "example.com")
+            sender = sender_for(box)
+            outcomes = [sender.deliver(batch_of([message(i)])) for i in range(3)]
+            accepted = box.stats.snapshot()["accepted_messages"]
+    finally:
+        proxy.close()
+    assert all(o.acknowledged for o in outcomes) and accepted == 3
+    assert proxy.forwarded == ([] if bypassed else [f"{box.url}/v1/batch"] * 3)
+
+
+def test_a_netrc_entry_for_the_host_does_not_replace_the_write_key(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"  # type: ignore[operator]
+    netrc.write_text("machine 127.0.0.1\nlogin someone-else\npassword not-the-key\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with Sandbox(write_key="the-key") as box:
+        outcome = sender_for(box, key="the-key").deliver(batch_of([message(1)]))
+    assert outcome.acknowledged == [0] and outcome.auth_error is None

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import orjson
-import requests
-from requests.adapters import HTTPAdapter
 
 from .. import __version__
 from .batching import Batch
+from .connection import Answer, Connection, NoAnswer
 from .ratelimit import RateLimiter
 from .redaction import Redactor
 from .retry import RetryPolicy, is_retryable, parse_retry_after
@@ -73,27 +72,27 @@ def _message(doc: dict, *names: str) -> str:
     return ""
 
 
-def _answer_text(response: requests.Response) -> str:
+def _answer_text(answer: Answer) -> str:
     """The answer's status and message, unredacted and uncut (Sender._reason does both)."""
-    doc = _json_object(response.content)
+    doc = _json_object(answer.content)
     message = _message(doc, "message", "error", "errors") if doc is not None else ""
-    return f"HTTP {response.status_code}: {message or response.text}".rstrip(": ")
+    return f"HTTP {answer.status}: {message or answer.text}".rstrip(": ")
 
 
-def _error_in_2xx(response: requests.Response) -> str | None:
+def _error_in_2xx(answer: Answer) -> str | None:
     """The error a 2xx answer's body reports, None when the answer acknowledges the batch.
 
     A JSON object with `"success": false` or a non-empty `error`/`errors` is an error; empty,
     non-JSON and large bodies acknowledge, as they do for Segment's own clients.
     """
-    content = response.content
+    content = answer.content
     if content in PLAIN_ACKNOWLEDGEMENTS or len(content) > MAX_INSPECTED_BODY_BYTES:
         return None
     doc = _json_object(content)
     if doc is None or not (doc.get("success") is False or doc.get("error") or doc.get("errors")):
         return None
-    message = _message(doc, "message", "error", "errors") or response.text
-    return f"HTTP {response.status_code} with an error in its body: {message}"
+    message = _message(doc, "message", "error", "errors") or answer.text
+    return f"HTTP {answer.status} with an error in its body: {message}"
 
 
 class Sender:
@@ -127,15 +126,17 @@ class Sender:
         self._local = threading.local()
         self._rng = random.Random()
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
+    def _connection(self) -> Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
             # one keep-alive connection per sending thread
-            session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=1))
-            session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=1))
-            self._local.session = session
-        return session
+            connection = self._local.connection = Connection(self.url, self.timeout)
+        return connection
+
+    def _drop_connection(self) -> None:
+        connection, self._local.connection = getattr(self._local, "connection", None), None
+        if connection is not None:
+            connection.close()
 
     def deliver(self, batch: Batch) -> BatchOutcome:
         """Send a batch until Segment acknowledges it, isolating messages it answers 400 for."""
@@ -178,27 +179,25 @@ class Sender:
                 body = gzip.compress(body, compresslevel=5)
             retry_after = None
             try:
-                response = self._session().post(
-                    self.url, data=body, headers=self._headers, timeout=self.timeout
-                )
-                status = response.status_code
+                answer = self._connection().post(body, self._headers)
+                status = answer.status
                 if 200 <= status < 300:
-                    error = _error_in_2xx(response)
+                    error = _error_in_2xx(answer)
                     if error is None:
                         return True, status, "", attempt
                     # not an acknowledgement: retried like a 5xx
                     reason = self._reason(error)
                 else:
-                    reason = self._reason(_answer_text(response))
+                    reason = self._reason(_answer_text(answer))
                     if not is_retryable(status):
                         return False, status, reason, attempt
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            except requests.RequestException as exc:
+                retry_after = parse_retry_after(answer.retry_after)
+            except NoAnswer as exc:
                 # no answer: the batch may or may not have arrived; resending is safe because
                 # Segment de-duplicates by messageId
                 status = None
                 reason = self._reason(f"no answer from {self.url}: {type(exc).__name__}")
-                self._local.session = None
+                self._drop_connection()
             if attempt < self.policy.max_attempts:
                 delay = self.policy.delay(attempt, retry_after, self._rng)
                 if self.stop.wait(delay):
