@@ -117,6 +117,17 @@ def test_the_client_follows_every_page_from_ma(box: Sandbox) -> None:
     assert "wk-prod-1" not in repr(sources) and "wk-prod-1" not in str(sources[0].describe())
 
 
+def test_a_netrc_entry_for_the_host_does_not_replace_the_token(
+    box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1\nlogin someone-else\npassword not-the-token\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    sources = PublicApiClient(space(box.url), TOKEN).sources()
+    assert [s.name for s in sources] == [s["name"] for s in SOURCES]
+
+
 def test_a_wrong_token_is_refused_at_once_and_never_echoed(box: Sandbox) -> None:
     box.public_api.echo_authorization = True  # as a careless proxy: the header in the error
     secret = "sgp_WRONG_token_91"

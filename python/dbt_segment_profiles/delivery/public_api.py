@@ -87,6 +87,21 @@ class WriteKeys(dict[str, str]):
         return f"WriteKeys({', '.join(sorted(self))})"
 
 
+class _BearerToken(requests.auth.AuthBase):
+    """The token as the request's auth, not as a plain header: requests puts a `~/.netrc` entry
+    for the host in place of the Authorization header of any request that has no auth."""
+
+    def __init__(self, token: str):
+        self._value = f"Bearer {token}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._value
+        return request
+
+    def __repr__(self) -> str:  # never the token
+        return "_BearerToken([redacted])"
+
+
 class PublicApiClient:
     """Lists the sources one token can see, following the pages; retries as the sender does."""
 
@@ -105,8 +120,8 @@ class PublicApiClient:
         self.stop = stop or threading.Event()
         self.pages = 0
         self._rng = rng or random.Random()
+        self._auth = _BearerToken(token)
         self._headers = {
-            "Authorization": f"Bearer {token}",
             "Accept": "application/json",
             "User-Agent": f"dbt-segment-profiles/{__version__}",
         }
@@ -145,6 +160,7 @@ class PublicApiClient:
                     self.url,
                     params=params,
                     headers=self._headers,
+                    auth=self._auth,
                     timeout=self.space.timeout_seconds,
                 )
             except requests.RequestException as exc:
