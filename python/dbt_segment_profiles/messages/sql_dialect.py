@@ -22,6 +22,9 @@ class DuckDBDialect:
     """DuckDB: `to_json` writes strings, integers and booleans byte for byte as orjson does."""
 
     name = "duckdb"
+    # DuckDB computes an expression repeated in a select once; Postgres computes every copy,
+    # so there a status the lane reads several times per row is named once (SqlLane.lets)
+    shares_subexpressions = True
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
@@ -178,6 +181,8 @@ class PostgresDialect(DuckDBDialect):
     one gains ".0"); anything in exponent notation, NaN or infinite goes to the builder, as do
     jsonb values other than strings, booleans, null and plain integers, and arrays other than
     one-dimensional ones from index 1 of integers, text and booleans."""
+
+    shares_subexpressions = False
 
     name = "postgres"
 

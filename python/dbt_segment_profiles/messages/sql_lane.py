@@ -38,6 +38,9 @@ class SqlLane:
     context: str  # the context after its library entry, or NULL
     reason: str  # why the row is rejected, or NULL
     needs_python: str  # true for rows only the Python builder may judge
+    # (name, expression over `p`) computed once per row before the expressions above, which
+    # read them as `p.<name>`: for a dialect that computes each repeated expression anew
+    lets: tuple[tuple[str, str], ...] = ()
 
 
 class _Value(NamedTuple):
@@ -141,6 +144,7 @@ def sql_lane(plan: MessagePlan, dialect: SqlDialect) -> SqlLane | None:
     python_if: list[str] = []
     reasons: list[tuple[str, str]] = []  # (condition, reason), in the builder's order
     contexts: list[str] = []
+    lets: list[tuple[str, str]] = []
     if plan.action == "subscriptions":
         found = subscription_sql(plan, dialect)
         if found is None:
@@ -148,6 +152,7 @@ def sql_lane(plan: MessagePlan, dialect: SqlDialect) -> SqlLane | None:
         python_if += found.python_if
         reasons += found.reasons
         contexts.append(found.context)
+        lets += found.lets
     ids: dict[str, str] = {}
     for field, key in (("user_id", "userId"), ("anonymous_id", "anonymousId")):
         if field in scalars:
@@ -213,4 +218,5 @@ def sql_lane(plan: MessagePlan, dialect: SqlDialect) -> SqlLane | None:
         context=context,
         reason=reason,
         needs_python=f"coalesce({needs_python}, false)",
+        lets=tuple(lets),
     )

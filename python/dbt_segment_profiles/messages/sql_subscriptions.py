@@ -27,6 +27,8 @@ from .values import REPR_LIMIT
 
 
 class _Dialect(Protocol):
+    shares_subexpressions: bool
+
     def literal(self, text: str) -> str: ...
     def column(self, name: str) -> str: ...
     def json_text(self, expression: str) -> str: ...
@@ -45,6 +47,7 @@ class SubscriptionSql(NamedTuple):
     python_if: list[str]
     reasons: list[tuple[str, str]]  # (condition, reason text), in the builder's order
     context: str  # what follows the library entry in the context
+    lets: list[tuple[str, str]]  # (name, expression) computed once per row: see SqlLane.lets
 
 
 class _Status(NamedTuple):
@@ -98,12 +101,22 @@ def subscription_sql(plan: MessagePlan, d: _Dialect) -> SubscriptionSql | None:
     python_if: list[str] = []
     bad: list[tuple[str, str]] = []
     statuses: list[str] = []
+    lets: list[tuple[str, str]] = []
+
+    def once(status: _Status, column: str | None) -> str:
+        # a column's status is read up to five times per row (context, reasons)
+        if column is None or d.shares_subexpressions:
+            return status.sql
+        name = f"__sp_let_{len(lets)}"
+        lets.append((name, status.sql))
+        return f"p.{name}"
+
     for channel in CHANNELS:
         spec = plan.scalars.get(channel.status_field) or ScalarSpec(None, "", None)
         status = _status(spec.column, spec.kind, spec.constant, d)
         if status is None:
             return None
-        statuses.append(status.sql)
+        statuses.append(once(status, spec.column))
         python_if += [status.python_if] if status.python_if else []
         bad += [status.bad] if status.bad else []
 
@@ -129,7 +142,8 @@ def subscription_sql(plan: MessagePlan, d: _Dialect) -> SubscriptionSql | None:
             head = d.literal('{"name":' + name)
             groups.append(
                 f"case when {value} is not null then {head} || "
-                f"coalesce(',\"status\":\"' || {status.sql} || '\"', '') || '}}' end"
+                f"coalesce(',\"status\":\"' || {once(status, entry.column)} || '\"', '') "
+                "|| '}' end"
             )
             present.append(f"{value} is not null")
     groups_present = " or ".join(f"({p})" for p in present) or "false"
@@ -167,4 +181,4 @@ def subscription_sql(plan: MessagePlan, d: _Dialect) -> SubscriptionSql | None:
         f"'],\"externalIds\":[' || concat_ws(',', {', '.join(external)}) || "
         "'],\"messaging_subscriptions_retl\":true'"
     )
-    return SubscriptionSql(python_if, reasons, context)
+    return SubscriptionSql(python_if, reasons, context, lets)

@@ -77,6 +77,7 @@ class MessageSql(Protocol):
     context: str  # the context after its library entry, or NULL
     reason: str  # why the row is rejected, or NULL
     needs_python: str  # true for rows the Python builder must judge
+    lets: tuple[tuple[str, str], ...]  # (name, expression) the others read as `p.<name>`
 
 
 class RecordIssue(NamedTuple):
@@ -205,9 +206,14 @@ class Warehouse(AdapterConnections):
         except Exception:
             return None
 
-    def _unacknowledged(self, mapping: Mapping) -> str:
+    def _unacknowledged(self, mapping: Mapping, lets: Sequence[tuple[str, str]] = ()) -> str:
         pending = self.mapping_table(mapping, "pending")
         acks = self.mapping_table(mapping, "acks")
+        if lets:
+            # `offset 0` keeps Postgres from folding the named values back into every
+            # expression that reads them (1.6-2.2 s against 2.2-2.9 s for 200,000 subscriptions)
+            named = ", ".join(f"{sql} as {name}" for name, sql in lets)
+            pending = f"(select p.*, {named} from {pending} as p offset 0)"
         # a pending row is done once an acknowledgement of its change version is recorded
         return (
             f"from {pending} as p where not exists (select 1 from {acks} as a "
@@ -270,7 +276,7 @@ class Warehouse(AdapterConnections):
                 expression = self.iso_utc_sql(expression, kinds[column])
             selected.append(f"{expression} as {self.quote(column)}")
         internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
-        source = self._unacknowledged(mapping)
+        source = self._unacknowledged(mapping, lane.lets if lane is not None else ())
         if lane is None:
             sql = f"select {internal}, {', '.join(selected)} {source} {self.stream_order}"
             return self.stream(sql, chunk_rows)
