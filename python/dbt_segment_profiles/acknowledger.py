@@ -47,10 +47,7 @@ class Acknowledger(WriterThread[Acks]):
                     done = True
                 else:
                     acks.extend(more)
-            if acks.keys and self.error is None:
-                try:
-                    self.warehouse.acknowledge(self.mapping, acks)
-                except BaseException as error:  # reported by close(); rows stay pending
-                    self.error = error
+            if acks.keys:
+                self._write(self.warehouse.acknowledge, self.mapping, acks)
             if done:
                 return

@@ -35,8 +35,4 @@ class IssueRecorder(WriterThread[Sequence[RecordIssue]]):
             issues = self._queue.get()
             if issues is _DONE:
                 return
-            if self.error is None:
-                try:
-                    self.warehouse.record_issues(self.mapping, issues, self.all_new)
-                except BaseException as error:  # reported by close(); the rows stay pending
-                    self.error = error
+            self._write(self.warehouse.record_issues, self.mapping, issues, self.all_new)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 Item = TypeVar("Item")
 
@@ -26,6 +27,15 @@ class WriterThread(Generic[Item]):
         self._thread.join()
         if self.error is not None:
             raise self.error
+
+    def _write(self, write: Callable[..., None], *args: Any) -> None:
+        """One write, unless an earlier one failed: the first error is kept for `close`, and
+        what is handed over after it is taken off the queue unwritten (its rows stay pending)."""
+        if self.error is None:
+            try:
+                write(*args)
+            except BaseException as error:
+                self.error = error
 
     def _run(self) -> None:
         raise NotImplementedError
