@@ -2,9 +2,9 @@
 
 Run as a script by bench_delivery.py after its every-row-rejected syncs, on the same DuckDB file.
 Records N issues (keys 0..N-1, the reason the sync gave) for a mapping name of its own, in calls
-of sync_engine.ISSUE_ROWS issues, twice (new rows, then the same rows again: attempts 2); checks
-the rows, deletes them, and writes the seconds of each pass as JSON to --result. The issues are
-built before the clock starts: only recording is timed.
+of the warehouse's `issue_rows` issues, twice (new rows, then the same rows again: attempts 2);
+checks the rows, deletes them, and writes the seconds of each pass as JSON to --result. The
+issues are built before the clock starts: only recording is timed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 
 from dbt_segment_profiles.project import locate
 from dbt_segment_profiles.state.issues import record_issues
-from dbt_segment_profiles.sync_engine import ISSUE_ROWS
 from dbt_segment_profiles.warehouse import RecordIssue, Warehouse, open_warehouse
 from dbt_segment_profiles.warehouse.duckdb import RUNNER_SETTINGS
 
@@ -32,8 +31,9 @@ def main() -> None:
     parser.add_argument("--result", required=True)
     args = parser.parse_args()
     issues = [RecordIssue(str(i), "added", args.reason, "rejected") for i in range(args.rows)]
-    calls = [issues[start : start + ISSUE_ROWS] for start in range(0, len(issues), ISSUE_ROWS)]
     warehouse = duckdb_warehouse(Path(args.db), args.schema)
+    size = warehouse.issue_rows
+    calls = [issues[start : start + size] for start in range(0, len(issues), size)]
     table = warehouse.table("segment_record_issues")
     seconds, checks = [], []
     try:

@@ -31,12 +31,6 @@ from .warehouse import PendingStream, RecordIssue, RunRecord, Warehouse
 # peaked at 247-248 MB against 253-255 for 5,000, at the same speed; 2,000 was 8-10% slower
 # where every row failed (less reading overlaps each recording of issues)
 CHUNK_ROWS = 3_000
-# issues are recorded once this many have queued (and at the end): memory stays bounded, and
-# each recording stays quick (on DuckDB, one update of ~50,000 scattered rows is several times
-# slower per row than five of 10,000)
-ISSUE_ROWS = 10_000
-
-
 @dataclass
 class MappingResult:
     """What one mapping's sync did: the counts users see and the run table records."""
@@ -415,7 +409,7 @@ class _MappingSender:
         _note_reason(self.result, rejection.reason, self.options.max_reasons)
 
     def _record_issues(self) -> None:
-        if len(self.issues) >= ISSUE_ROWS:
+        if len(self.issues) >= self.warehouse.issue_rows:
             if self.recorder is not None:
                 # a copy: the list is the sync's, and its rows go on arriving
                 self.recorder.put(list(self.issues))

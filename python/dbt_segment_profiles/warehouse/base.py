@@ -127,6 +127,10 @@ class Warehouse(AdapterConnections):
     # whether a sync may record issues on a thread of its own while the acknowledger commits
     # on another: both go through the one connection's lock, a transaction at a time
     records_issues_aside = True
+    # a sync records its issues once this many have queued (and at the end): memory stays
+    # bounded, and each call stays quick (on DuckDB, one update of ~50,000 scattered rows is
+    # several times slower per row than five of 10,000)
+    issue_rows = 10_000
 
     # whether names carry the target's database: the profile may point at one that is not
     # the session's default (a DuckDB `attach`ed one)
