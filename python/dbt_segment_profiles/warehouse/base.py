@@ -480,8 +480,11 @@ class Warehouse(AdapterConnections):
 
     def clear_resolved_issues(self, mapping: Mapping) -> None:
         """Forget issues of rows that are no longer pending (acknowledged since, or gone)."""
+        # not exists, not `not in`: Postgres hashes a `not in` list only while it fits in
+        # work_mem, and past that probes the whole list for each issue (quadratic)
         self.execute(
-            f"delete from {self.table('segment_record_issues')} where mapping_name = {self.param} "
-            f"and record_key not in (select p.__sp_key {self._unacknowledged(mapping)})",
+            f"delete from {self.table('segment_record_issues')} as i "
+            f"where i.mapping_name = {self.param} and not exists "
+            f"(select 1 {self._unacknowledged(mapping)} and p.__sp_key = i.record_key)",
             (mapping.name,),
         )
