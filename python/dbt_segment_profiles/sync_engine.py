@@ -31,6 +31,8 @@ from .warehouse import PendingStream, RecordIssue, RunRecord, Warehouse
 # peaked at 247-248 MB against 253-255 for 5,000, at the same speed; 2,000 was 8-10% slower
 # where every row failed (less reading overlaps each recording of issues)
 CHUNK_ROWS = 3_000
+
+
 @dataclass
 class MappingResult:
     """What one mapping's sync did: the counts users see and the run table records."""

@@ -68,6 +68,14 @@ class PostgresWarehouse(Warehouse):
             handle.autocommit = False
         return connection
 
+    def clear_resolved_issues(self, mapping: Mapping) -> None:
+        with self.transaction() as cur:
+            # the issues this sync has just recorded are not in the table's statistics yet:
+            # planned for the few rows those show, the anti join scanned every pending row once
+            # per issue (200,000 failed rows: minutes, not 0.3 s)
+            cur.execute("set local enable_nestloop = off")
+            super().clear_resolved_issues(mapping)
+
     def acknowledge(self, mapping: Mapping, acks: Acks) -> None:
         """As Warehouse.acknowledge, through COPY: a tenth of the client's CPU time of the
         array literals an insert binds, and less of the server's."""
