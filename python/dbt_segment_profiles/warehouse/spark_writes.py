@@ -118,16 +118,20 @@ class SparkWrites(_Base):
     # segment_record_issues ----------------------------------------------------------------
     def clear_resolved_issues(self, mapping: Mapping) -> None:
         table = self.table("segment_record_issues")
+        # not exists, not `not in`: Spark runs `not in` as a null-aware anti join, which is a
+        # nested loop over the pending keys once they are too many to broadcast
         resolved = (
-            f"mapping_name = {self.literal(mapping.name)} "
-            f"and record_key not in (select p.__sp_key {self._unacknowledged(mapping)})"
+            f"i.mapping_name = {self.literal(mapping.name)} and not exists "
+            f"(select 1 {self._unacknowledged(mapping)} and p.__sp_key = i.record_key)"
         )
         # most syncs resolve nothing: a count costs less than a rewrite
-        if not self.query(f"select count(*) from {table} where {resolved}")[0][0]:
+        if not self.query(f"select count(*) from {table} as i where {resolved}")[0][0]:
             return
         if self.row_level("segment_record_issues"):
-            return self.execute(f"delete from {table} where {resolved}")
-        self.rewrite("segment_record_issues", f"select * from {table} where not ({resolved})")
+            return self.execute(f"delete from {table} as i where {resolved}")
+        self.rewrite(
+            "segment_record_issues", f"select i.* from {table} as i where not ({resolved})"
+        )
 
     def record_issues_by_rewrite(self, mapping_name: str, issues: Sequence[RecordIssue]) -> None:
         """As state/issues.py records them (reason, kind and last_seen move, attempts grow),
