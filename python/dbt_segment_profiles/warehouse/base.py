@@ -480,11 +480,15 @@ class Warehouse(AdapterConnections):
 
     def clear_resolved_issues(self, mapping: Mapping) -> None:
         """Forget issues of rows that are no longer pending (acknowledged since, or gone)."""
-        # not exists, not `not in`: Postgres hashes a `not in` list only while it fits in
-        # work_mem, and past that probes the whole list for each issue (quadratic)
         self.execute(
             f"delete from {self.table('segment_record_issues')} as i "
-            f"where i.mapping_name = {self.param} and not exists "
-            f"(select 1 {self._unacknowledged(mapping)} and p.__sp_key = i.record_key)",
+            f"where i.mapping_name = {self.param} and {self._resolved(mapping, 'i.record_key')}",
             (mapping.name,),
         )
+
+    def _resolved(self, mapping: Mapping, key: str) -> str:
+        """True where the record `key` names is no longer pending. An anti join, not a
+        `not in` list: Postgres hashes such a list only while it fits in work_mem (probing all
+        of it for each row past that), Spark runs it as a nested loop once it is too large to
+        broadcast."""
+        return f"not exists (select 1 {self._unacknowledged(mapping)} and p.__sp_key = {key})"

@@ -118,11 +118,9 @@ class SparkWrites(_Base):
     # segment_record_issues ----------------------------------------------------------------
     def clear_resolved_issues(self, mapping: Mapping) -> None:
         table = self.table("segment_record_issues")
-        # not exists, not `not in`: Spark runs `not in` as a null-aware anti join, which is a
-        # nested loop over the pending keys once they are too many to broadcast
         resolved = (
-            f"i.mapping_name = {self.literal(mapping.name)} and not exists "
-            f"(select 1 {self._unacknowledged(mapping)} and p.__sp_key = i.record_key)"
+            f"i.mapping_name = {self.literal(mapping.name)} "
+            f"and {self._resolved(mapping, 'i.record_key')}"
         )
         # most syncs resolve nothing: a count costs less than a rewrite
         if not self.query(f"select count(*) from {table} as i where {resolved}")[0][0]:
