@@ -1,13 +1,15 @@
-"""Renders every dispatched macro of the package for one adapter, with no warehouse.
+"""Renders every dispatched macro of the package for adapters, with no warehouse.
 
-    python tests/adapters/render_macros.py ADAPTER OUTPUT.json
+    python tests/adapters/render_macros.py ADAPTER OUTPUT.json [ADAPTER OUTPUT.json ...]
 
 `dbt run-operation render_all` runs in a scratch copy of tests/adapters/render_project with a
 profile of that adapter (made-up credentials: no connection is ever opened). The adapter's
 methods that would reach the warehouse answer from here instead: `execute` records each statement
 and returns a plausible result, relations exist, columns are the model's or the state's layout.
-Writes {"dispatch": {macro: variant}, "statements": [sql, ...]}. Runs under any Python that has
-dbt and the adapter (Databricks needs a venv of its own: scripts/ensure_databricks_venv.sh).
+Writes {"dispatch": {macro: variant}, "statements": [sql, ...]} per adapter. Runs under any
+Python that has dbt and the adapters (Databricks needs a venv of its own:
+scripts/ensure_databricks_venv.sh). Several adapters render one after the other in one process:
+importing dbt and building its config schemas cost more CPU than a render.
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ def dispatchers() -> list[str]:
 def render(adapter: str) -> dict[str, Any]:
     import agate
     from dbt.adapters.contracts.connection import AdapterResponse
+    from dbt.adapters.factory import reset_adapters
     from dbt.cli.main import dbtRunner
 
     module, _, name = ADAPTERS[adapter][0].partition(":")
@@ -213,11 +216,17 @@ def render(adapter: str) -> dict[str, Any]:
             if not result.success:
                 raise SystemExit(f"dbt run-operation failed for {adapter}: {result.exception}")
         finally:
+            # unregistered while its connection methods are still patched: the next adapter's
+            # invocation would otherwise clean this one's made-up connections up for real
+            reset_adapters()
             for patch in patches:
                 patch.stop()
     return {"dispatch": chosen, "statements": statements}
 
 
 if __name__ == "__main__":
-    output = render(sys.argv[1])
-    Path(sys.argv[2]).write_text(json.dumps(output, indent=1))
+    pairs = sys.argv[1:]
+    if not pairs or len(pairs) % 2:
+        raise SystemExit(__doc__)
+    for adapter, output in zip(pairs[::2], pairs[1::2], strict=True):
+        Path(output).write_text(json.dumps(render(adapter), indent=1))
