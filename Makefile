@@ -10,10 +10,12 @@ WORKERS ?= -n 2 --dist loadscope --no-loadscope-reorder
 
 .PHONY: demo test lint bench-capture bench-delivery clean
 
+# uv resolves the same versions as pip from the same index, and installs the ~150 packages of
+# the dev extra in under a minute where pip took about four (README, Development)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet "uv>=0.5"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -25,7 +27,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
-	PYTHON=$(PYTHON) bash scripts/ensure_databricks_venv.sh
+	PYTHON=$(PYTHON) UV=$(BIN)/uv bash scripts/ensure_databricks_venv.sh
 	bash scripts/ensure_spark.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q $(WORKERS) --profile duckdb

@@ -8,6 +8,11 @@ PYTHON="${PYTHON:-python3}"
 STAMP="$VENV/.installed-1"
 [ -f "$STAMP" ] && exit 0
 test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet "dbt-core>=1.10,<1.12" "dbt-databricks>=1.10,<1.13" "sqlglot>=25"
+REQUIREMENTS=("dbt-core>=1.10,<1.12" "dbt-databricks>=1.10,<1.13" "sqlglot>=25")
+# the main venv's uv when make passes it (UV=.venv/bin/uv), pip otherwise
+if [[ -n "${UV:-}" && -x "$UV" ]]; then
+  "$UV" pip install --quiet --python "$VENV/bin/python" "${REQUIREMENTS[@]}"
+else
+  "$VENV/bin/python" -m pip install --quiet "${REQUIREMENTS[@]}"
+fi
 touch "$STAMP"
