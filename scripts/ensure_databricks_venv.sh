@@ -10,9 +10,8 @@ STAMP="$VENV/.installed-1"
 test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
 REQUIREMENTS=("dbt-core>=1.10,<1.12" "dbt-databricks>=1.10,<1.13" "sqlglot>=25")
 # the main venv's uv when make passes it (UV=.venv/bin/uv), pip otherwise
-if [[ -n "${UV:-}" && -x "$UV" ]]; then
-  "$UV" pip install --quiet --python "$VENV/bin/python" "${REQUIREMENTS[@]}"
-else
+if ! [[ -n "${UV:-}" && -x "$UV" ]] \
+  || ! "$UV" pip install --quiet --python "$VENV/bin/python" "${REQUIREMENTS[@]}"; then
   "$VENV/bin/python" -m pip install --quiet "${REQUIREMENTS[@]}"
 fi
 touch "$STAMP"
