@@ -73,7 +73,7 @@ class PostgresWarehouse(Warehouse):
             # the issues this sync has just recorded are not in the table's statistics yet:
             # planned for the few rows those show, the anti join scanned every pending row once
             # per issue (200,000 failed rows: minutes, not 0.3 s)
-            cur.execute("set local enable_nestloop = off")
+            _hash_joins_only(cur)
             super().clear_resolved_issues(mapping)
 
     def acknowledge(self, mapping: Mapping, acks: Acks) -> None:
@@ -189,14 +189,13 @@ class PostgresWarehouse(Warehouse):
     def _stream_cursor(self, handle: Any) -> Any:
         # a cursor is planned for its first tenth by default: with no sort in the way, that
         # plan may probe the acknowledgements row by row (a nested loop); every row is read.
-        # Nested loops are off too, as in clear_resolved_issues: a stream of 200,000 rows right
-        # after a reset (the acks' statistics stale) once spent over nine minutes in FETCH at
-        # full CPU, where the hash anti join takes seconds. JIT compiles the lane's long
-        # expressions for longer than it saves: 2.2-2.5 s against 2.8-4.0 s for 200,000 jsonb
-        # rows, in psql
+        # A stream of 200,000 rows right after a reset (the acks' statistics stale) once spent
+        # over nine minutes in FETCH at full CPU, where the hash anti join takes seconds. JIT
+        # compiles the lane's long expressions for longer than it saves: 2.2-2.5 s against
+        # 2.8-4.0 s for 200,000 jsonb rows, in psql
         with handle.cursor() as settings:
             settings.execute("set local cursor_tuple_fraction = 1")
-            settings.execute("set local enable_nestloop = off")
+            _hash_joins_only(settings)
             if handle.server_version >= 110000:  # jit exists from Postgres 11
                 settings.execute("set local jit = off")
         # a named cursor is a server-side one: rows come over as fetchmany asks for them
@@ -226,3 +225,10 @@ def _json_loads(text: str | bytes) -> Any:
         return orjson.loads(text)
     except ValueError:  # orjson.JSONDecodeError is one
         return json.loads(text)
+
+
+def _hash_joins_only(cur: Any) -> None:
+    """No nested loops for the rest of this transaction. The runner's anti joins read every row
+    of tables it has just written, whose statistics lag behind: a plan for the few rows they
+    show probes the inner table once per outer row, which takes minutes at 200,000 rows."""
+    cur.execute("set local enable_nestloop = off")
