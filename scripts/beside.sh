@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Run two commands at once and fail if either fails: `beside.sh "BACKGROUND" FOREGROUND...`.
-# The Spark suite spends most of its time waiting on its JVM (1.25 cores of 2 over its run), so
-# it runs beside the Postgres suite; its output is printed whole after the foreground's, not
-# interleaved with it.
+# The Spark suite runs beside the DuckDB and Postgres suites (Makefile); its output is printed
+# whole after the foreground's, not interleaved with it.
 set -uo pipefail
 background="$1"
 shift
