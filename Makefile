@@ -15,7 +15,7 @@ WORKERS ?= -n 2 --dist loadscope --no-loadscope-reorder
 # them should uv not install or not reach the index. pip's timeout here is 180 s, uv's 30.
 export UV_HTTP_TIMEOUT ?= 180
 # uv, unlike pip, installs modules without their bytecode, and these machines set
-# PYTHONDONTWRITEBYTECODE: every process then compiled dbt anew (10-11 s to import it against 4).
+# PYTHONDONTWRITEBYTECODE: every process then compiled dbt anew (8-10 s to import it against 4).
 # The commands below write the bytecode of what they import, once: uv's --compile-bytecode would
 # compile all ~10,500 modules of the venv (29 s more to install) where a run imports ~1,400.
 unexport PYTHONDONTWRITEBYTECODE
