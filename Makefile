@@ -31,9 +31,8 @@ demo: $(STAMP)
 
 # Spark on one worker: a second would start a second JVM and metastore beside the first, and on
 # 2 busy cores the kill -9 test's child sync (a third JVM) then missed its 180 s window. It runs
-# beside the DuckDB suite and then the Postgres one, whose output it follows: 11:58 for the three
-# suites on this machine, against 13:06 beside the Postgres suite alone (DuckDB ran 5:57 alone,
-# then Postgres 6:06 and Spark 7:09 side by side) and 12:43 for all three at once (README).
+# beside the DuckDB suite and then the Postgres one, whose output it follows: faster here than
+# beside Postgres alone or all three at once (README, Development).
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh

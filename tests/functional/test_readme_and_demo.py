@@ -106,14 +106,14 @@ def test_readme_commands_and_python_api_run_on_the_demo_project(
         ]
         # `sync` through the installed console script, in a process of its own as a shell runs
         # it; the other commands in this one
-        outputs = {
-            c.split()[1]: (
-                run(str(BIN / c.split()[0]), *c.split()[1:]).stdout
-                if c.split()[1] == "sync"
-                else in_process(c.split())
+        outputs = {}
+        for command in commands:
+            program, name, *rest = command.split()
+            outputs[name] = (
+                run(str(BIN / program), name, *rest).stdout
+                if name == "sync"
+                else in_process([program, name, *rest])
             )
-            for c in commands
-        }
         assert "customers_to_profiles (dim_customers, identify -> default)" in outputs["sync"]
         assert "2 mapping(s) valid" in outputs["validate"]
         report = demo_project / "target" / "segment_report.html"
