@@ -14,7 +14,7 @@ import pytest
 
 from dbt_segment_profiles.messages import Rejection, compile_mapping, compile_plan
 from dbt_segment_profiles.messages.sql_lane import lane_for
-from segment_testing import duckdb_warehouse, mapping_of
+from segment_testing import duckdb_warehouse, insert_rows, mapping_of
 
 INTERNAL = "__sp_seq bigint, __sp_op varchar, __sp_key varchar, __sp_hash varchar, "
 INTERNAL += "__sp_version bigint"
@@ -48,8 +48,7 @@ def compare_lane(
         with warehouse.transaction() as cur:
             if time_zone is not None:
                 cur.execute(f"set global TimeZone = '{time_zone}'")
-            marks = ", ".join(["?"] * len(rows[0]))
-            cur.executemany(f"insert into s.m__pending values ({marks})", rows)
+            insert_rows(cur, "s.m__pending", rows)
         types = warehouse.column_types(warehouse.mapping_table(mapping, "pending"))
         lane = lane_for(compile_plan(mapping, types), warehouse.message_dialect)
         assert lane is not None, types

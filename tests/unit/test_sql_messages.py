@@ -13,7 +13,7 @@ import pytest
 
 from dbt_segment_profiles.messages import Rejection, compile_mapping, compile_plan
 from dbt_segment_profiles.messages.sql_lane import SqlLane, lane_for
-from segment_testing import duckdb_warehouse, mapping_of
+from segment_testing import duckdb_warehouse, insert_rows, mapping_of
 
 
 def sql_lane(warehouse: Any, mapping: Any) -> SqlLane | None:
@@ -123,7 +123,7 @@ def test_sql_built_messages_equal_the_builders(name: str, tmp_path: Path) -> Non
     rng = random.Random(name)
     rows = [random_row(rng, seq) for seq in range(1, 3001)]
     with warehouse.transaction() as cur:
-        cur.executemany(f"insert into s.m__pending values ({', '.join(['?'] * 17)})", rows)
+        insert_rows(cur, "s.m__pending", rows)
 
     lane = sql_lane(warehouse, mapping)
     assert lane is not None
@@ -228,7 +228,7 @@ def test_sql_lane_sends_decimals_and_wide_integers_with_the_builders_exact_bytes
     rng = random.Random(action)
     rows = [exact_row(rng, seq) for seq in range(1, 501)]
     with warehouse.transaction() as cur:
-        cur.executemany(f"insert into s.m__pending values ({', '.join(['?'] * 15)})", rows)
+        insert_rows(cur, "s.m__pending", rows)
 
     lane = sql_lane(warehouse, mapping)
     assert lane is not None, "DECIMAL and HUGEINT columns stay in the SQL lane"
