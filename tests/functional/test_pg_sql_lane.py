@@ -185,6 +185,9 @@ JSONB = [
     '{"city": "c5", "zip": 5, "a": null, "bb": true, "ccc": false, "n": -12}',
     '{"k\\"e,y: ": "v: {1, 2}", "Zoë 😀": "\\u0001 \\n", "": ""}',
     '{"z": "last", "y": "x", "aaa": 0, "b": "123456789012345678"}',
+    # separators and escapes inside strings are not the object's: the text is read token by token
+    '{"a\\\\": "\\\\", "b": "x\\", \\"c\\": 1"}',
+    '{"x": ", \\"y\\": ", "z": -0, "q": "}"}',
     # for the builder: fractions, exponents, long integers, nested values, arrays
     "1.50",
     "-0",
