@@ -48,6 +48,7 @@ class _Value(NamedTuple):
     text: str  # its JSON text (NULL for NULL), for a concatenated body
     python_if: str | None  # the condition that sends the row to Python
     exact: bool  # only its text carries it exactly
+    lets: tuple[tuple[str, str], ...] = ()  # what `text` reads, computed once per row
 
 
 def lane_for(plan: MessagePlan, dialect_name: str | None) -> SqlLane | None:
@@ -57,8 +58,9 @@ def lane_for(plan: MessagePlan, dialect_name: str | None) -> SqlLane | None:
     return None if dialect is None else sql_lane(plan, dialect)
 
 
-def _value_sql(entry: EntrySpec, dialect: SqlDialect) -> _Value | None:
-    """A body entry's JSON value, or None when only the Python builder can write it."""
+def _value_sql(entry: EntrySpec, dialect: SqlDialect, name: str) -> _Value | None:
+    """A body entry's JSON value, or None when only the Python builder can write it; `name`:
+    what a value it computes once per row may be named."""
     if entry.column is None:
         try:
             text = orjson.dumps(entry.constant).decode()
@@ -77,9 +79,9 @@ def _value_sql(entry: EntrySpec, dialect: SqlDialect) -> _Value | None:
         sql = dialect.double(column)
         return _Value(sql, dialect.double_text(sql), dialect.not_finite(column), False)
     else:
-        json_value = dialect.json_column(column, kind)
+        json_value = dialect.json_column(column, kind, name)
         if json_value is not None:
-            return _Value(column, json_value[0], json_value[1], True)
+            return _Value(column, json_value.text, json_value.python_if, True, json_value.lets)
         leaves = nested_leaves(kind)
         if leaves is not None:
             if not all(dialect.nested_leaf_ok(leaf) for leaf in leaves):
@@ -193,13 +195,14 @@ def sql_lane(plan: MessagePlan, dialect: SqlDialect) -> SqlLane | None:
     if body is not None:
         if body.column is not None or len(body.entries) >= MAX_TRAITS:
             return None
-        for entry in body.entries:
-            value = _value_sql(entry, dialect)
+        for number, entry in enumerate(body.entries):
+            value = _value_sql(entry, dialect, f"__sp_value_{number}")
             if value is None:
                 return None
             entries.append((entry.name, value))
             if value.python_if:
                 python_if.append(value.python_if)
+            lets += value.lets
     parts.append(f"',\"{plan.body_key}\":' || {_body_sql(entries, dialect)}")
     spec = scalars.get("timestamp")
     if spec is not None:
