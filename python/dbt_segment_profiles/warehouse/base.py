@@ -224,10 +224,8 @@ class Warehouse(AdapterConnections):
             # named for the unacknowledged rows only: a sync resumed after most were sent
             # does not compute them for the rest
             named = ", ".join(f"{sql} as {name}" for name, sql in lets)
-            return (
-                f"from (select p.*, {named} from {pending} as p where {unacknowledged} "
-                "offset 0) as p where true"
-            )
+            named_rows = f"select p.*, {named} from {pending} as p where {unacknowledged} offset 0"
+            return f"from ({named_rows}) as p"
         return f"from {pending} as p where {unacknowledged}"
 
     def capture_status(self, mapping: Mapping) -> CaptureStatus | None:
