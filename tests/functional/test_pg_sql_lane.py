@@ -185,9 +185,14 @@ JSONB = [
     '{"city": "c5", "zip": 5, "a": null, "bb": true, "ccc": false, "n": -12}',
     '{"k\\"e,y: ": "v: {1, 2}", "Zoë 😀": "\\u0001 \\n", "": ""}',
     '{"z": "last", "y": "x", "aaa": 0, "b": "123456789012345678"}',
-    # separators and escapes inside strings are not the object's: the text is read token by token
+    # separators inside strings that are not next to a string's own quote stay as they are
+    '{"a": "x\\", \\"b", "c": "1, 2: 3", "d": ", x", "e": "x: "}',
+    # for the builder: separators next to a string's own quote (or an escaped one), whose
+    # compacted text reads back as another object
     '{"a\\\\": "\\\\", "b": "x\\", \\"c\\": 1"}',
     '{"x": ", \\"y\\": ", "z": -0, "q": "}"}',
+    '{"x": "y, ", "z": 1}',
+    '{"a": ": b"}',
     # for the builder: fractions, exponents, long integers, nested values, arrays
     "1.50",
     "-0",
@@ -195,6 +200,8 @@ JSONB = [
     "18446744073709551615",
     '{"b": "x", "a": [true, null]}',
     '{"a": {"b": 1}}',
+    '{"a": [1, 2]}',
+    '{"a": []}',
     '{"a": 1.5}',
     '{"a": 18446744073709551615}',
     "[1, 2]",
@@ -301,7 +308,18 @@ FLAGGED_ALONE: dict[str, list[Any]] = {
     "r": [16777216.0, 3.4028235e38, 1e-5],
     "at": ["10000-01-01 00:00:00"],
     "tags": ["[0:1]={a,b}", [["a", "b"], ["c", "d"]]],
-    "doc": ["1.50", "18446744073709551615", '{"b": "x", "a": [true, null]}', '{"a": {"b": 1}}']
+    "doc": [
+        '{"a\\\\": "\\\\", "b": "x\\", \\"c\\": 1"}',
+        '{"x": ", \\"y\\": ", "z": -0, "q": "}"}',
+        '{"x": "y, ", "z": 1}',
+        '{"a": ": b"}',
+        "1.50",
+        "18446744073709551615",
+        '{"b": "x", "a": [true, null]}',
+        '{"a": {"b": 1}}',
+        '{"a": [1, 2]}',
+        '{"a": []}',
+    ]
     + ['{"a": 1.5}', '{"a": 18446744073709551615}', "[1, 2]", "[]"],
     "raw": ['{"a": 1}', '"x"', "null", "[1,2]"],
 }

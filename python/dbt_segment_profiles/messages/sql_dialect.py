@@ -297,22 +297,27 @@ class PostgresDialect(DuckDBDialect):
             f"jsonb_typeof({expression}) in ('string', 'boolean', 'null') or "
             f"{text} ~ '^(0|-?[1-9][0-9]{{0,17}})$'"
         )
-        leaf = (
-            "jsonb_typeof(e.value) in ('string', 'boolean', 'null') or "
-            "cast(e.value as text) ~ '^(0|-?[1-9][0-9]{0,17})$'"
-        )
         is_object = f"jsonb_typeof({expression}) = 'object'"
-        # one pass over the members both checks them and joins them (NULL: some member is not
-        # a leaf), named once per row: a pass to check and another to join took 3.6 of the
-        # 4.1 s Postgres spent on 200,000 rows' messages. to_json(text) escapes a key as
-        # jsonb's output escapes it, as orjson does
-        members = (
-            f"select case when coalesce(bool_and({leaf}), true) then '{{' || coalesce("
-            "string_agg(cast(to_json(e.key) as text) || ':' || cast(e.value as text), "
-            "',' order by e.n), '') || '}' end "
-            f"from jsonb_each({expression}) with ordinality as e(key, value, n)"
+        # An object's members are leaves when those not strings, booleans or null are only
+        # integers of at most 18 digits: their array's text holds nothing else (strict: no
+        # array is unwrapped into its elements).
+        others = (
+            f'cast(jsonb_path_query_array({expression}, \'strict $.* ? (@.type() != "string" '
+            '&& @.type() != "boolean" && @.type() != "null")\') as text)'
         )
-        written = f"case when {is_object} then ({members}) else {text} end"
+        leaves = f"{others} !~ '[^-0-9, \\[\\]]|.\\[|[0-9]{{19}}'"
+        # jsonb writes an object as `{"key": value, "key": value}`, and a string holds no bare
+        # `"`: dropping the space of each `, "` and `": ` gives the builder's bytes, unless the
+        # pattern took in a string's own quote (a string ending in `, `, or starting with `: `).
+        # Such a text reads back as another object, so it is written here only where it reads
+        # back as this one. Two replaces, a jsonb read and a path query took 0.7-0.9 s on
+        # 200,000 rows against 2.0-2.1 s for splitting the members with jsonb_each and joining
+        # them again.
+        compact = f"replace(replace({text}, ', \"', ',\"'), '\": ', '\":')"
+        members = (
+            f"case when {leaves} and cast({compact} as jsonb) = {expression} then {compact} end"
+        )
+        written = f"case when {is_object} then {members} else {text} end"
         named = f"p.{name}"
         python_if = (
             f"{expression} is not null and not ({simple} or ({is_object} and {named} is not null))"
