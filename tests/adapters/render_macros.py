@@ -228,5 +228,11 @@ if __name__ == "__main__":
     pairs = sys.argv[1:]
     if not pairs or len(pairs) % 2:
         raise SystemExit(__doc__)
+    from dbt_common.tests import enable_test_caching
+
+    # the cache dbt's own `project` fixture turns on: Jinja's parse of each macro file, kept
+    # by its text, so the adapters after the first reuse dbt's and the package's macros
+    # (4 adapters: 23 s of CPU against 27 s)
+    enable_test_caching()
     for adapter, output in zip(pairs[::2], pairs[1::2], strict=True):
         Path(output).write_text(json.dumps(render(adapter), indent=1))
