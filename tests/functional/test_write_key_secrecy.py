@@ -23,6 +23,27 @@ from segment_testing import (
 
 SECRET = "wk-SECRET-7f3a9c21e5"
 
+
+@pytest.fixture(scope="module", autouse=True)
+def dbt_debug_log_file() -> Any:
+    """dbt's own log file at debug level (tests/conftest.py turns it off elsewhere): the
+    files searched for the key below include it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DBT_LOG_LEVEL_FILE", "debug")
+        yield
+
+
+def written_files(project: Any, logs_dir: str) -> list[Path]:
+    """Every file the project's commands wrote: the project (target/, the runner's logs/, the
+    results file) and dbt's own log directory, whose log of the `dbt run`s (at debug level)
+    must be among them."""
+    files = [p for root in (project.project_root, logs_dir) for p in Path(root).rglob("*")]
+    files = [path for path in files if path.is_file()]
+    dbt_log = Path(logs_dir) / "dbt.log"
+    assert dbt_log in files and b"Running with dbt=" in dbt_log.read_bytes(), logs_dir
+    return files
+
+
 YML = """
 version: 2
 models:
@@ -68,7 +89,7 @@ class TestWriteKeySecrecy:
         return {"dim_users.sql": "select * from {{ ref('raw_users') }}", "schema.yml": YML}
 
     def test_the_key_is_nowhere_but_in_the_environment(
-        self, project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, project: Any, logs_dir: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setenv(WRITE_KEY_ENV, SECRET)
         run_dbt(["deps"])
@@ -91,8 +112,8 @@ class TestWriteKeySecrecy:
         assert not [text for text in outputs if SECRET in text]
         leaks = [
             path
-            for path in Path(project.project_root).rglob("*")
-            if path.is_file() and SECRET.encode() in path.read_bytes()
+            for path in written_files(project, logs_dir)
+            if SECRET.encode() in path.read_bytes()
         ]
         assert leaks == []
         assert SECRET not in (tmp_path / "received.jsonl").read_text()
@@ -189,7 +210,7 @@ class TestAPublicApiTokenAndTheKeyItLooksUpAreNowhere:
         return {"dim_users.sql": "select * from {{ ref('raw_users') }}", "schema.yml": YML}
 
     def test_neither_is_in_outputs_files_or_tables_even_when_servers_echo_them(
-        self, project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, project: Any, logs_dir: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         from dbt_segment_profiles.sandbox import public_source
 
@@ -246,12 +267,11 @@ class TestAPublicApiTokenAndTheKeyItLooksUpAreNowhere:
         assert not [(s, text) for text in outputs for s in secrets if s in text]
         leaks = [
             (path, secret)
-            for path in Path(project.project_root).rglob("*")
-            if path.is_file()
+            for path in written_files(project, logs_dir)
             for secret in secrets
             if secret.encode() in path.read_bytes()
         ]
-        assert leaks == []  # target/, logs/ (debug level included), the results file
+        assert leaks == []  # target/, both logs (debug level included), the results file
         assert not [s for s in secrets if s in (tmp_path / "received.jsonl").read_text()]
         schema = f"{project.test_schema}_segment"
         for table in (
