@@ -284,10 +284,10 @@ class PostgresDialect(DuckDBDialect):
 
     def json_column(self, expression: str, kind: str, name: str) -> JsonColumn | None:
         """jsonb strings, booleans, null and plain integers print as the builder writes them
-        (psycopg2 parses jsonb's text with orjson), and so does an object of only those, joined
-        here without jsonb's spaces, in jsonb's own key order (the order psycopg2's dict and
-        orjson keep); any other jsonb value, and every json one (kept as written, spaces and
-        all), go to the builder."""
+        (psycopg2 parses jsonb's text with orjson), and so does an object of only those,
+        written from jsonb's own text without its spaces, in jsonb's key order (the order
+        psycopg2's dict and orjson keep); any other jsonb value, and every json one (kept as
+        written, spaces and all), go to the builder."""
         if kind == "json":
             return JsonColumn(f"cast({expression} as text)", f"{expression} is not null")
         if kind != "jsonb":
