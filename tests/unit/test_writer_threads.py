@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from dbt_segment_profiles.acknowledger import MAX_QUEUED_BATCHES, Acknowledger
+from dbt_segment_profiles.acknowledger import (
+    GATHER_ROWS,
+    GATHER_SECONDS,
+    MAX_QUEUED_BATCHES,
+    Acknowledger,
+)
 from dbt_segment_profiles.issue_recorder import IssueRecorder
 from dbt_segment_profiles.warehouse import Acks, RecordIssue
 
@@ -24,12 +29,14 @@ class SlowWarehouse:
     def __init__(self, fail_on: int | None = None) -> None:
         self.go = threading.Event()
         self.committed: list[str] = []
+        self.transactions: list[int] = []  # rows per acknowledge call
         self.calls: list[tuple[list[str], bool]] = []
         self.fail_on = fail_on
 
     def acknowledge(self, mapping: Any, acks: Acks) -> None:
         self.go.wait(30)
         self.committed += acks.keys
+        self.transactions.append(len(acks.keys))
 
     def record_issues(self, mapping: Any, issues: list[RecordIssue], all_new: bool) -> None:
         self.go.wait(30)
@@ -51,17 +58,58 @@ def put_all_waits_for(warehouse: SlowWarehouse, put: Callable[[Any], None], item
     assert not put_all.is_alive()
 
 
+def batches_of(count: int, rows: int) -> list[Acks]:
+    return [
+        Acks([f"k{i}-{j}" for j in range(rows)], ["h"] * rows, ["added"] * rows, [0] * rows)
+        for i in range(count)
+    ]
+
+
 def test_a_slow_warehouse_holds_the_sender_not_the_acknowledged_rows() -> None:
     warehouse = SlowWarehouse()
     acknowledger = Acknowledger(warehouse, MAPPING)  # type: ignore[arg-type]
-    batches = [Acks([f"k{i}"], ["h"], ["added"], [0]) for i in range(3 * MAX_QUEUED_BATCHES)]
-    # one commit holds what had queued (at most MAX_QUEUED_BATCHES + 1), as many more queue: the
-    # rest must wait
+    rows = GATHER_ROWS // 4
+    batches = batches_of(4 + 3 * MAX_QUEUED_BATCHES, rows)
+    # one commit gathers GATHER_ROWS, MAX_QUEUED_BATCHES more queue: the rest must wait
     put_all_waits_for(warehouse, acknowledger.put, batches)
     acknowledger.close()
-    assert sorted(warehouse.committed) == sorted(b.keys[0] for b in batches)
+    assert sorted(warehouse.committed) == sorted(k for b in batches for k in b.keys)
+    assert max(warehouse.transactions) <= GATHER_ROWS + rows
     # the batches' own lists are left as they were
-    assert all(len(b.keys) == 1 for b in batches)
+    assert all(len(b.keys) == rows for b in batches)
+
+
+def test_acknowledgements_handed_over_together_commit_together() -> None:
+    warehouse = SlowWarehouse()
+    warehouse.go.set()
+    acknowledger = Acknowledger(warehouse, MAPPING)  # type: ignore[arg-type]
+    batches = batches_of(10, 10)
+    # as Segment answers: one batch at a time, each after the last was taken
+    spacing = threading.Event()
+    for batch in batches:
+        acknowledger.put(batch)
+        spacing.wait(GATHER_SECONDS / 50)
+    acknowledger.close()
+    assert sorted(warehouse.committed) == sorted(k for b in batches for k in b.keys)
+    # a transaction per batch is what costs: they came close enough to be gathered
+    assert len(warehouse.transactions) < len(batches)
+
+
+def test_a_lone_batch_is_committed_without_waiting_for_more() -> None:
+    warehouse = SlowWarehouse()
+    warehouse.go.set()
+    acknowledger = Acknowledger(warehouse, MAPPING)  # type: ignore[arg-type]
+    (batch,) = batches_of(1, 3)
+    acknowledger.put(batch)
+    # committed while the sync goes on (GATHER_SECONDS after it came), not held until close
+    waited = threading.Event()
+    for _ in range(int(30 / GATHER_SECONDS)):
+        if warehouse.committed:
+            break
+        waited.wait(GATHER_SECONDS)
+    assert sorted(warehouse.committed) == sorted(batch.keys)
+    acknowledger.close()
+    assert warehouse.transactions == [3]
 
 
 def calls_of(count: int) -> list[list[RecordIssue]]:
