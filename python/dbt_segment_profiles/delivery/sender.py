@@ -8,6 +8,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import repeat
 
 import orjson
 
@@ -143,19 +144,21 @@ class Sender:
         outcome = BatchOutcome()
         acknowledged, status, reason, requests_made = self._post(batch)
         outcome.requests += requests_made
-        entries = list(zip(batch.seqs, batch.keys, batch.ops))
         if acknowledged:
             outcome.acknowledged = list(batch.seqs)
-        elif status == 400 and len(batch) > 1:
+            return outcome
+        if status == 400 and len(batch) > 1:
             for half in batch.halves():
                 outcome.merge(self.deliver(half))
-        elif status == 400:
-            outcome.rejected = [(s, k, o, reason) for s, k, o in entries]
-        elif status in (401, 403):
-            outcome.auth_error = AuthFailed(status, reason)
-            outcome.failed = [(s, k, o, reason) for s, k, o in entries]
+            return outcome
+        # built in C, and only for a batch that was not acknowledged
+        entries = list(zip(batch.seqs, batch.keys, batch.ops, repeat(reason)))
+        if status == 400:
+            outcome.rejected = entries
         else:
-            outcome.failed = [(s, k, o, reason) for s, k, o in entries]
+            if status in (401, 403):
+                outcome.auth_error = AuthFailed(status, reason)
+            outcome.failed = entries
         return outcome
 
     def _reason(self, text: str) -> str:
