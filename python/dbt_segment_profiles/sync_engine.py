@@ -242,7 +242,10 @@ def _sync_one(
         )
     # the rest, also when interrupted: they are facts
     warehouse.record_issues(mapping, issues, all_new)
-    warehouse.clear_resolved_issues(mapping)
+    if not all_new:
+        # with none recorded before, every issue is this sync's own, of a row it did not get
+        # acknowledged: nothing is resolved (a pass over 1,000,000 new issues: 0.4 s of CPU)
+        warehouse.clear_resolved_issues(mapping)
     result.duration_seconds = time.monotonic() - started
     if options.stop.is_set():
         result.status = "interrupted"
