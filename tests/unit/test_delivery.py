@@ -76,10 +76,15 @@ def test_a_chunk_extended_at_once_makes_the_batches_adding_one_by_one_makes(seed
     assert [b.__dict__ for b in got if b] == [b.__dict__ for b in expected if b]
 
 
-def test_batch_body_is_the_tracking_api_envelope() -> None:
-    body = orjson.loads(batch_of([message(1), message(2)]).body("2024-01-01T00:00:00.000Z"))
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 50])
+def test_batch_body_is_the_tracking_api_envelope(count: int) -> None:
+    messages = [message(i) for i in range(count)]
+    raw = batch_of(messages).body("2024-01-01T00:00:00.000Z")
+    # byte for byte: the messages as built, comma-separated, in the envelope
+    assert raw == b'{"batch":[' + b",".join(messages) + b'],"sentAt":"2024-01-01T00:00:00.000Z"}'
+    body = orjson.loads(raw)
     assert body["sentAt"] == "2024-01-01T00:00:00.000Z"
-    assert [m["userId"] for m in body["batch"]] == ["1", "2"]
+    assert [m["userId"] for m in body["batch"]] == [str(i) for i in range(count)]
 
 
 def test_retryable_statuses_follow_segments_clients() -> None:

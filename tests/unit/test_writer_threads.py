@@ -14,7 +14,7 @@ import pytest
 from dbt_segment_profiles.acknowledger import (
     GATHER_ROWS,
     GATHER_SECONDS,
-    MAX_QUEUED_BATCHES,
+    MAX_QUEUED_ROWS,
     Acknowledger,
 )
 from dbt_segment_profiles.issue_recorder import IssueRecorder
@@ -70,14 +70,35 @@ def test_a_slow_warehouse_holds_the_sender_not_the_acknowledged_rows() -> None:
     warehouse = SlowWarehouse()
     acknowledger = Acknowledger(warehouse, MAPPING)  # type: ignore[arg-type]
     rows = GATHER_ROWS // 4
-    batches = batches_of(4 + 3 * MAX_QUEUED_BATCHES, rows)
-    # one commit gathers GATHER_ROWS, MAX_QUEUED_BATCHES more queue: the rest must wait
+    batches = batches_of(4 + 3 * (MAX_QUEUED_ROWS // rows), rows)
+    # one commit gathers GATHER_ROWS, MAX_QUEUED_ROWS more queue: the rest must wait
     put_all_waits_for(warehouse, acknowledger.put, batches)
     acknowledger.close()
     assert sorted(warehouse.committed) == sorted(k for b in batches for k in b.keys)
     assert max(warehouse.transactions) <= GATHER_ROWS + rows
     # the batches' own lists are left as they were
     assert all(len(b.keys) == rows for b in batches)
+
+
+def test_small_batches_queue_by_their_rows_not_their_number() -> None:
+    warehouse = SlowWarehouse()
+    acknowledger = Acknowledger(warehouse, MAPPING)  # type: ignore[arg-type]
+    # a full gathering commits at once, and stays in the warehouse
+    (first,) = batches_of(1, GATHER_ROWS)
+    acknowledger.put(first)
+    for _ in range(100):
+        if not acknowledger._queue.qsize():
+            break
+        time.sleep(0.05)
+    # a batch of a few messages counts its rows: a hundred of them wait on no commit
+    batches = batches_of(100, 3)
+    put_all = threading.Thread(target=lambda: [acknowledger.put(b) for b in batches])
+    put_all.start()
+    put_all.join(10)
+    assert not put_all.is_alive()
+    warehouse.go.set()
+    acknowledger.close()
+    assert sorted(warehouse.committed) == sorted(k for b in [first, *batches] for k in b.keys)
 
 
 def test_acknowledgements_handed_over_together_commit_together() -> None:

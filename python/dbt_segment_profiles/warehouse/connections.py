@@ -4,12 +4,18 @@ and streaming, with a hook for each thing a driver does its own way."""
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
+
+# chunks fetched ahead of the one being built: with one, the reader stood idle whenever building
+# a chunk took longer than reading the next (on 1,000,000 subscriptions rows the sync waited
+# 2.3-2.8 s for chunks); each is a few megabytes of rows
+READ_AHEAD_CHUNKS = 2
 
 
 def utc_naive(value: Any) -> Any:
@@ -195,18 +201,24 @@ class AdapterConnections:
         cur.close()
 
 
-def read_ahead(chunks: Iterator[list[tuple]]) -> Iterator[list[tuple]]:
-    """The same chunks, each next one already fetched on a thread while the caller holds the
-    last: the server's work and the caller's overlap. One chunk ahead, so memory stays flat;
-    the thread is done when this generator ends or is closed."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segment-read-ahead") as pool:
-        ahead = pool.submit(next, chunks, None)
+def read_ahead(
+    chunks: Iterator[list[tuple]], depth: int = READ_AHEAD_CHUNKS
+) -> Iterator[list[tuple]]:
+    """The same chunks, up to `depth` next ones already fetched on a thread while the caller
+    holds the last: the server's work and the caller's overlap. A few chunks ahead, so memory
+    stays flat; the thread is done when this generator ends or is closed."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segment-read-ahead")
+    try:
+        # one worker runs the fetches in the order they were asked for
+        ahead = deque(pool.submit(next, chunks, None) for _ in range(depth))
         while True:
-            rows = ahead.result()
+            rows = ahead.popleft().result()
             if rows is None:
                 return
-            ahead = pool.submit(next, chunks, None)
+            ahead.append(pool.submit(next, chunks, None))
             yield rows
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class InliningCursor:
