@@ -305,6 +305,9 @@ class _MappingSender:
         self.max_in_flight = space_sender.space.connections * 2
         # where the warehouse takes them on a thread of their own (see issue_recorder.py)
         self.recorder: IssueRecorder | None = None
+        # the operations and reasons of the issues not yet handed over, each text once: the
+        # warehouse gives each row a string of its own, and a call's issues share a handful
+        self.texts: dict[str, str] = {}
 
     def run(self) -> None:
         plan, lane = _plan_and_lane(self.warehouse, self.mapping)
@@ -338,6 +341,7 @@ class _MappingSender:
         finish = builder.finish
         # rows SQL rejected go straight to the issues (the same list, cleared when recorded)
         issue = self.issues.append
+        text = self.texts.setdefault
         result, max_reasons = self.result, self.options.max_reasons
         width = len(stream.columns)
         json_at, context_at, reason_at, flag_at = width - 4, width - 3, width - 2, width - 1
@@ -355,7 +359,8 @@ class _MappingSender:
                 if sql_built and not row[flag_at]:
                     reason = row[reason_at]
                     if reason is not None:
-                        issue(RecordIssue(row[2], row[1], reason, "rejected"))
+                        op, reason = text(row[1], row[1]), text(reason, reason)
+                        issue(RecordIssue(row[2], op, reason, "rejected"))
                         result.rejected += 1
                         _note_reason(result, reason, max_reasons)
                         continue
@@ -394,8 +399,12 @@ class _MappingSender:
         if reasons.count(None) != len(reasons):
             rejected = [row for row in chunk if row[reason_at] is not None]
             result, max_reasons = self.result, self.options.max_reasons
+            text = self.texts.setdefault
             self.issues.extend(
-                RecordIssue(row[2], row[1], row[reason_at], "rejected") for row in rejected
+                RecordIssue(
+                    row[2], text(row[1], row[1]), text(row[reason_at], row[reason_at]), "rejected"
+                )
+                for row in rejected
             )
             result.rejected += len(rejected)
             for reason in dict.fromkeys(row[reason_at] for row in rejected):
@@ -410,7 +419,9 @@ class _MappingSender:
             self._submit(full)
 
     def _reject(self, row: tuple, rejection: Rejection) -> None:
-        self.issues.append(RecordIssue(row[2], row[1], rejection.reason, "rejected"))
+        text = self.texts.setdefault
+        op, reason = text(row[1], row[1]), text(rejection.reason, rejection.reason)
+        self.issues.append(RecordIssue(row[2], op, reason, "rejected"))
         self.result.rejected += 1
         _note_reason(self.result, rejection.reason, self.options.max_reasons)
 
@@ -422,6 +433,7 @@ class _MappingSender:
             else:
                 self.warehouse.record_issues(self.mapping, self.issues, self.all_new)
             self.issues.clear()
+            self.texts.clear()
 
     def _stopping(self) -> bool:
         return (
@@ -468,8 +480,9 @@ class _MappingSender:
         result.requests += outcome.requests
         for entries, kind in ((outcome.rejected, "rejected"), (outcome.failed, "failed")):
             if entries:
+                text = self.texts.setdefault
                 self.issues.extend(
-                    RecordIssue(key, op, reason, kind) for _, key, op, reason in entries
+                    RecordIssue(key, text(op, op), reason, kind) for _, key, op, reason in entries
                 )
                 for reason in dict.fromkeys(entry[3] for entry in entries):
                     _note_reason(result, reason, self.options.max_reasons)

@@ -441,9 +441,26 @@ class TestRejectionsInBulk:
         assert not [s for s in on_issues if s.lstrip().startswith("update")], on_issues
 
         statements.clear()
+        calls: list[list[RecordIssue]] = []
+        for cls in (DuckDBWarehouse, PostgresWarehouse):
+
+            def record(
+                self: Any, mapping: Any, issues: Any, *args: Any, original: Any = cls.record_issues
+            ) -> None:
+                calls.append(list(issues))
+                original(self, mapping, issues, *args)
+
+            monkeypatch.setattr(cls, "record_issues", record)
         code, document = segment(project, "sync")
         assert code == 1, document
         assert issue_summary(project) == (5_000, 5_000, 2, 2, "rejected", "rejected", 0)
+        # a call's issues share their texts: one string per distinct operation and reason, not
+        # one per row as the warehouse hands them over (memory while they wait to be recorded)
+        assert sum(len(call) for call in calls) == 5_000
+        for call in calls:
+            for field in ("operation", "reason"):
+                texts = [getattr(issue, field) for issue in call]
+                assert len({id(text) for text in texts}) == len(set(texts)), field
         assert [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
 
         # the same (key, operation) twice in one chunk is one row, one attempt, the last reason;
