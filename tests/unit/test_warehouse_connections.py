@@ -110,6 +110,31 @@ def test_a_transaction_inside_another_joins_it() -> None:
     assert log == ["update a", "select 1", "close", "update b", "commit", "close"]
 
 
+class FailingCommit(Handle):
+    """A commit that fails and takes the transaction with it (DuckDB out of memory at a
+    checkpoint): there is nothing left to roll back."""
+
+    def commit(self) -> None:
+        raise MemoryError("failed to pin block of size 256.0 KiB")
+
+    def rollback(self) -> None:
+        raise RuntimeError("cannot rollback - no transaction is active")
+
+
+def test_a_failed_commit_is_the_error_reported_not_the_rollback_after_it() -> None:
+    warehouse = Warehouse(adapter(), "s")
+    warehouse.execute("select 1")
+    warehouse._conn.handle = FailingCommit()
+    with pytest.raises(MemoryError, match="failed to pin block"):
+        with warehouse.transaction() as cur:
+            cur.execute("insert into t values (1)")
+    # and the connection is usable again: the failed block did not leave it inside one
+    warehouse._conn.handle = Handle()
+    with warehouse.transaction() as cur:
+        cur.execute("select 2")
+    assert statements(warehouse) == [("select 2", None), ("commit", None), ("close", None)]
+
+
 def test_tables_carry_the_targets_database_when_it_has_one() -> None:
     assert Warehouse(adapter("side"), "s").table("t") == '"side"."s"."t"'
     assert Warehouse(adapter(), "s").table("t") == '"s"."t"'

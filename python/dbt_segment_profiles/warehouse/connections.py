@@ -105,7 +105,13 @@ class AdapterConnections:
                     self._commit(handle, cur)
             except BaseException:
                 if outermost:
-                    self._rollback(handle, cur)
+                    try:
+                        self._rollback(handle, cur)
+                    except Exception:
+                        # the error that ended the block is the one to report: a commit that
+                        # failed (DuckDB out of memory at a checkpoint) leaves no transaction,
+                        # and "cannot rollback" would hide why
+                        pass
                 raise
             finally:
                 self._depth -= 1
