@@ -165,3 +165,55 @@ class TestInvalidKeys:
             ("2", "primary key id is duplicated", 2),
             (None, "primary key id is NULL", 2),
         ]
+
+
+WIDE_TRAITS = 60
+# a message of about 5.6 KB a row: DuckDB works on 2,048 rows at a time, and the lane's SQL for
+# that many needed more than the runner's 32 MB (128 MB for 61 columns of about 100 characters)
+WIDE_SQL = (
+    "select i as id, "
+    + ", ".join(
+        f"repeat('abcdefghij', 9) || '-{n}-' || cast(i as varchar) as t{n:02d}"
+        for n in range(WIDE_TRAITS)
+    )
+    + " from generate_series(1, 2100) as g(i)"
+)
+WIDE_YML = """
+version: 2
+models:
+  - name: dim_wide
+    config:
+      meta:
+        segment:
+          primary_key: id
+          mappings:
+            - name: wide_to_profiles
+              action: identify
+              profile_space: default
+              fields:
+                user_id: id
+                traits: [{traits}]
+""".format(traits=", ".join(f"t{n:02d}" for n in range(WIDE_TRAITS)))
+
+
+@pytest.mark.usefixtures("sandbox")
+class TestWideRows:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_wide.sql": WIDE_SQL, "schema.yml": WIDE_YML}
+
+    def test_rows_wider_than_the_runners_memory_cap_are_sent_whole(
+        self, project: Any, sandbox: Any
+    ) -> None:
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        code, document = segment(project, "sync")
+        assert code == 0, document
+        assert by_mapping(document)["wide_to_profiles"]["acknowledged"] == 2100
+        messages = received(sandbox)
+        assert len(messages) == 2100
+        last = max(messages, key=lambda m: int(m["userId"]))
+        assert last["userId"] == "2100"
+        assert last["traits"]["t59"] == "abcdefghij" * 9 + "-59-2100"
+        assert len(last["traits"]) == WIDE_TRAITS

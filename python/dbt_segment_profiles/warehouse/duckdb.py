@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 
 from ..errors import SegmentProfilesError
-from .base import Warehouse
+from ..logs import LOGGER
+from .base import PendingStream, Warehouse
 
 # Python columns as DuckDB sees them (Warehouse.column_source), and the types held as integers
 _COLUMNS_VIEW = "__segment_profiles_columns"
@@ -25,6 +26,10 @@ RUNNER_SETTINGS = {
     # keep both cores busy meanwhile
     "threads": "1",
 }
+# the runner's cap is doubled, up to this, while a stream's first chunk runs out of memory:
+# DuckDB works on 2,048 rows at a time, and wide messages need more than the 32 MB every other
+# query of the runner fits in (61 text traits of about 100 characters needed 128 MB)
+MAX_STREAM_MEMORY_MB = 1024
 _TEMPORAL = {
     "DATE": "date",
     "TIMESTAMP": "timestamp",
@@ -55,6 +60,7 @@ class DuckDBWarehouse(Warehouse):
         # Set, not configured, and restored on close: the database instance is dbt's, and
         # shared in this process. A setting in the profile is the user's choice, and stays.
         self._previous_settings: dict[str, str] = {}
+        self._memory_mb = int(RUNNER_SETTINGS["memory_limit"].removesuffix("MB"))
         configured = {str(k).lower() for k in adapter.config.credentials.settings or {}}
         with self.transaction() as cur:
             for name, value in RUNNER_SETTINGS.items():
@@ -63,6 +69,33 @@ class DuckDBWarehouse(Warehouse):
                 cur.execute(f"select current_setting('{name}')")
                 self._previous_settings[name] = str(cur.fetchall()[0][0])
                 cur.execute(f"set {name} = '{value}'")
+
+    def stream(self, sql: str, chunk_rows: int) -> PendingStream:
+        """As Warehouse.stream, under a cap raised as far as its first chunk needs."""
+        while True:
+            try:
+                return super().stream(sql, chunk_rows)
+            except Exception as exc:
+                if not _out_of_memory(exc) or not self._raise_memory_limit():
+                    raise
+
+    def _raise_memory_limit(self) -> bool:
+        """Double the runner's own cap (never one the profile set), up to
+        MAX_STREAM_MEMORY_MB; False when it cannot go higher."""
+        if "memory_limit" not in self._previous_settings:
+            return False
+        megabytes = self._memory_mb * 2
+        if megabytes > MAX_STREAM_MEMORY_MB:
+            return False
+        with self.transaction() as cur:
+            cur.execute(f"set memory_limit = '{megabytes}MB'")
+        LOGGER.info(
+            "the rows pending need more than %s MB of DuckDB memory at a time: raised to %s MB",
+            self._memory_mb,
+            megabytes,
+        )
+        self._memory_mb = megabytes
+        return True
 
     def connect(self, name: str) -> Any:
         """DuckDB admits one process per database file: wait for the other one, or say who
@@ -192,6 +225,18 @@ def _lock_error(exc: BaseException) -> str | None:
             return text
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether DuckDB ran out of memory, wherever dbt wrapped its error."""
+    import duckdb
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, duckdb.OutOfMemoryException):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _parse_json(rows: list[tuple], indexes: list[int]) -> list[tuple]:
