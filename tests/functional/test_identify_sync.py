@@ -217,3 +217,29 @@ class TestWideRows:
         assert last["userId"] == "2100"
         assert last["traits"]["t59"] == "abcdefghij" * 9 + "-59-2100"
         assert len(last["traits"]) == WIDE_TRAITS
+
+
+@pytest.mark.duckdb_only
+@pytest.mark.usefixtures("sandbox")
+class TestWideRowsUnderTheProfilesOwnCap:
+    """A memory_limit the profile sets is the user's: the runner does not raise it."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def dbt_profile_target(cls, warehouse_target: dict[str, Any]) -> dict[str, Any]:
+        return {**warehouse_target, "settings": {"memory_limit": "64MB"}}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_wide.sql": WIDE_SQL, "schema.yml": WIDE_YML}
+
+    def test_the_sync_says_it_ran_out_of_memory_and_sends_nothing(
+        self, project: Any, sandbox: Any
+    ) -> None:
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        code, document = segment(project, "sync")
+        assert code == 2, document
+        assert "Out of Memory" in document["error"], document
+        assert received(sandbox) == []
