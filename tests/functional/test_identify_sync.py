@@ -196,13 +196,15 @@ models:
 """.format(traits=", ".join(f"t{n:02d}" for n in range(WIDE_TRAITS)))
 
 
-@pytest.mark.usefixtures("sandbox")
-class TestWideRows:
+class WideModel:
     @pytest.fixture(scope="class")
     @classmethod
     def models(cls) -> dict[str, str]:
         return {"dim_wide.sql": WIDE_SQL, "schema.yml": WIDE_YML}
 
+
+@pytest.mark.usefixtures("sandbox")
+class TestWideRows(WideModel):
     def test_rows_wider_than_the_runners_memory_cap_are_sent_whole(
         self, project: Any, sandbox: Any
     ) -> None:
@@ -221,18 +223,13 @@ class TestWideRows:
 
 @pytest.mark.duckdb_only
 @pytest.mark.usefixtures("sandbox")
-class TestWideRowsUnderTheProfilesOwnCap:
+class TestWideRowsUnderTheProfilesOwnCap(WideModel):
     """A memory_limit the profile sets is the user's: the runner does not raise it."""
 
     @pytest.fixture(scope="class")
     @classmethod
     def dbt_profile_target(cls, warehouse_target: dict[str, Any]) -> dict[str, Any]:
         return {**warehouse_target, "settings": {"memory_limit": "64MB"}}
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def models(cls) -> dict[str, str]:
-        return {"dim_wide.sql": WIDE_SQL, "schema.yml": WIDE_YML}
 
     def test_the_sync_says_it_ran_out_of_memory_and_sends_nothing(
         self, project: Any, sandbox: Any
