@@ -309,6 +309,7 @@ class _MappingSender:
         # the operations and reasons of the issues not yet handed over, each text once: the
         # warehouse gives each row a string of its own, and a call's issues share a handful
         self.texts: dict[str, str] = {}
+        self.shared = self.texts.setdefault  # shared(text, text): the copy kept
 
     def run(self) -> None:
         plan, lane = _plan_and_lane(self.warehouse, self.mapping)
@@ -342,7 +343,7 @@ class _MappingSender:
         finish = builder.finish
         # rows SQL rejected go straight to the issues (the same list, cleared when recorded)
         issue = self.issues.append
-        text = self.texts.setdefault
+        text = self.shared
         result, max_reasons = self.result, self.options.max_reasons
         width = len(stream.columns)
         json_at, context_at, reason_at, flag_at = width - 4, width - 3, width - 2, width - 1
@@ -393,7 +394,7 @@ class _MappingSender:
         if reasons.count(None) != len(reasons):
             rejected = [row for row in chunk if row[reason_at] is not None]
             result, max_reasons = self.result, self.options.max_reasons
-            text = self.texts.setdefault
+            text = self.shared
             self.issues.extend(
                 RecordIssue(
                     row[2], text(row[1], row[1]), text(row[reason_at], row[reason_at]), "rejected"
@@ -414,7 +415,7 @@ class _MappingSender:
             self._submit(full)
 
     def _reject(self, row: tuple, rejection: Rejection) -> None:
-        text = self.texts.setdefault
+        text = self.shared
         op, reason = text(row[1], row[1]), text(rejection.reason, rejection.reason)
         self.issues.append(RecordIssue(row[2], op, reason, "rejected"))
         self.result.rejected += 1
@@ -475,7 +476,7 @@ class _MappingSender:
         result.requests += outcome.requests
         for entries, kind in ((outcome.rejected, "rejected"), (outcome.failed, "failed")):
             if entries:
-                text = self.texts.setdefault
+                text = self.shared
                 self.issues.extend(
                     RecordIssue(key, text(op, op), reason, kind) for _, key, op, reason in entries
                 )

@@ -202,15 +202,19 @@ class WideModel:
     def models(cls) -> dict[str, str]:
         return {"dim_wide.sql": WIDE_SQL, "schema.yml": WIDE_YML}
 
+    @staticmethod
+    def capture_and_sync(project: Any) -> tuple[int, Any]:
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        return segment(project, "sync")
+
 
 @pytest.mark.usefixtures("sandbox")
 class TestWideRows(WideModel):
     def test_rows_wider_than_the_runners_memory_cap_are_sent_whole(
         self, project: Any, sandbox: Any
     ) -> None:
-        run_dbt(["deps"])
-        run_dbt(["run"])
-        code, document = segment(project, "sync")
+        code, document = self.capture_and_sync(project)
         assert code == 0, document
         assert by_mapping(document)["wide_to_profiles"]["acknowledged"] == 2100
         messages = received(sandbox)
@@ -234,9 +238,7 @@ class TestWideRowsUnderTheProfilesOwnCap(WideModel):
     def test_the_sync_says_it_ran_out_of_memory_and_sends_nothing(
         self, project: Any, sandbox: Any
     ) -> None:
-        run_dbt(["deps"])
-        run_dbt(["run"])
-        code, document = segment(project, "sync")
+        code, document = self.capture_and_sync(project)
         assert code == 2, document
         assert "Out of Memory" in document["error"], document
         assert received(sandbox) == []

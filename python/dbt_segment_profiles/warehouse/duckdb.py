@@ -216,14 +216,20 @@ class DuckDBWarehouse(Warehouse):
         return f"strftime({expression}, '%Y-%m-%dT%H:%M:%S.%gZ')"
 
 
-def _lock_error(exc: BaseException) -> str | None:
-    """The text of DuckDB's "could not set lock" error, wherever dbt wrapped it; else None."""
+def _wrapped(exc: BaseException) -> Iterator[BaseException]:
+    """The error and each it was raised from or during: dbt wraps DuckDB's own."""
     seen: BaseException | None = exc
     while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _lock_error(exc: BaseException) -> str | None:
+    """The text of DuckDB's "could not set lock" error, wherever dbt wrapped it; else None."""
+    for seen in _wrapped(exc):
         text = str(seen)
         if "lock" in text.lower() and ("IO Error" in text or "IOException" in type(seen).__name__):
             return text
-        seen = seen.__cause__ or seen.__context__
     return None
 
 
@@ -231,12 +237,7 @@ def _out_of_memory(exc: BaseException) -> bool:
     """Whether DuckDB ran out of memory, wherever dbt wrapped its error."""
     import duckdb
 
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, duckdb.OutOfMemoryException):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(isinstance(seen, duckdb.OutOfMemoryException) for seen in _wrapped(exc))
 
 
 def _parse_json(rows: list[tuple], indexes: list[int]) -> list[tuple]:
