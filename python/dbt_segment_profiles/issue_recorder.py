@@ -16,7 +16,8 @@ class IssueRecorder(WriterThread[Sequence[RecordIssue]]):
 
     The warehouse writes each call's rows with the GIL released, so the chunk after it is
     built meanwhile. One call records while at most one more waits: a sync that records
-    faster than the warehouse can take waits here, holding two calls' rows and no more.
+    faster than the warehouse can take waits here, holding two calls' rows and no more. The
+    calls gather in the warehouse (IssueStage), and merge into the issues table in bulk.
     """
 
     def __init__(self, warehouse: Warehouse, mapping: Mapping, all_new: bool) -> None:
@@ -31,8 +32,10 @@ class IssueRecorder(WriterThread[Sequence[RecordIssue]]):
             self._queue.put(issues)
 
     def _run(self) -> None:
+        stage = self.warehouse.issue_stage(self.mapping, self.all_new)
         while True:
             issues = self._queue.get()
             if issues is _DONE:
+                self._write(stage.close)
                 return
-            self._write(self.warehouse.record_issues, self.mapping, issues, self.all_new)
+            self._write(stage.add, issues)

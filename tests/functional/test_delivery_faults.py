@@ -19,6 +19,7 @@ from dbt.tests.util import run_dbt
 
 from dbt_segment_profiles.acknowledger import GATHER_SECONDS
 from dbt_segment_profiles.sandbox import Faults
+from dbt_segment_profiles.state.issues import IssueStage
 from dbt_segment_profiles.warehouse import RecordIssue
 from dbt_segment_profiles.warehouse.duckdb import DuckDBWarehouse
 from dbt_segment_profiles.warehouse.postgres import PostgresWarehouse
@@ -391,14 +392,18 @@ def count_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every statement the runner's warehouses execute in this process from now on."""
     statements: list[str] = []
     for cls in (DuckDBWarehouse, PostgresWarehouse):
-
-        @contextlib.contextmanager
-        def transaction(self: Any, original: Any = cls.transaction) -> Iterator[Any]:
-            with original(self) as cursor:
-                yield _CountingCursor(cursor, statements)
-
-        monkeypatch.setattr(cls, "transaction", transaction)
+        for name in ("transaction", "side_transaction"):
+            monkeypatch.setattr(cls, name, _counting(getattr(cls, name), statements))
     return statements
+
+
+def _counting(original: Any, statements: list[str]) -> Any:
+    @contextlib.contextmanager
+    def transaction(self: Any) -> Iterator[Any]:
+        with original(self) as cursor:
+            yield _CountingCursor(cursor, statements)
+
+    return transaction
 
 
 def open_bookkeeping(project: Any, target: dict[str, Any]) -> Any:
@@ -451,6 +456,12 @@ class TestRejectionsInBulk:
                 original(self, mapping, issues, *args)
 
             monkeypatch.setattr(cls, "record_issues", record)
+
+        def add(self: Any, issues: Any, original: Any = IssueStage.add) -> None:
+            calls.append(list(issues))
+            original(self, issues)
+
+        monkeypatch.setattr(IssueStage, "add", add)
         code, document = segment(project, "sync")
         assert code == 1, document
         assert issue_summary(project) == (5_000, 5_000, 2, 2, "rejected", "rejected", 0)
@@ -462,6 +473,18 @@ class TestRejectionsInBulk:
                 texts = [getattr(issue, field) for issue in call]
                 assert len({id(text) for text in texts}) == len(set(texts)), field
         assert [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
+
+        # calls gathered in the warehouse and merged in bulk: chunks of 2,000 rejected rows
+        # handed over 2,000 at a time, merged once 3,000 or more have gathered and at the end
+        statements.clear()
+        for cls in (DuckDBWarehouse, PostgresWarehouse):
+            monkeypatch.setattr(cls, "issue_rows", 1_000)
+            monkeypatch.setattr(cls, "issue_merge_rows", 3_000)
+        code, document = segment(project, "sync")
+        assert code == 1, document
+        assert issue_summary(project) == (5_000, 5_000, 3, 3, "rejected", "rejected", 0)
+        updates = [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
+        assert len(updates) == 2, updates
 
         # the same (key, operation) twice in one chunk is one row, one attempt, the last reason;
         # then a chunk of existing and new rows: one moves, the other is added
@@ -491,6 +514,31 @@ class TestRejectionsInBulk:
             ("7", "failed", "second MAYBE", 1),
             ("8", "failed", "MAYBE again", 2),
             ("9", "rejected", "it's 'MAYBE'", 1),
+        ]
+
+        # the same through a stage: two calls merged at once, of existing and new rows, each
+        # (operation, kind, reason) numbered across the calls
+        warehouse = open_bookkeeping(project, warehouse_target)
+        try:
+            stage = warehouse.issue_stage(mapping)
+            stage.merge_rows = 1_000
+            stage.add([RecordIssue("9", "added", "MAYBE", "failed")])
+            stage.add(
+                [
+                    RecordIssue("10", "added", "it's 'MAYBE'", "rejected"),
+                    RecordIssue("7", "added", "MAYBE", "failed"),
+                ]
+            )
+            # nothing is in the issues table until the stage merges
+            assert duplicated_issues(project)[2] == ("9", "rejected", "it's 'MAYBE'", 1)
+            stage.close()
+        finally:
+            warehouse.close()
+        assert duplicated_issues(project) == [
+            ("10", "rejected", "it's 'MAYBE'", 1),
+            ("7", "failed", "MAYBE", 2),
+            ("8", "failed", "MAYBE again", 2),
+            ("9", "failed", "MAYBE", 2),
         ]
 
 

@@ -33,18 +33,35 @@ class SlowWarehouse:
         self.transactions: list[int] = []  # rows per acknowledge call
         self.calls: list[tuple[list[str], bool]] = []
         self.fail_on = fail_on
+        self.stage_closed = False
 
     def acknowledge(self, mapping: Any, acks: Acks) -> None:
         self.go.wait(30)
         self.committed += acks.keys
         self.transactions.append(len(acks.keys))
 
-    def record_issues(self, mapping: Any, issues: list[RecordIssue], all_new: bool) -> None:
-        self.go.wait(30)
-        if len(self.calls) == self.fail_on:
-            self.calls.append(([], all_new))
+    def issue_stage(self, mapping: Any, all_new: bool) -> SlowStage:
+        return SlowStage(self, all_new)
+
+
+class SlowStage:
+    """The recorder's stage in a SlowWarehouse: each call, as the warehouse would stage it;
+    `closed` once the recorder has merged what is left."""
+
+    def __init__(self, warehouse: SlowWarehouse, all_new: bool) -> None:
+        self.warehouse = warehouse
+        self.all_new = all_new
+
+    def add(self, issues: list[RecordIssue]) -> None:
+        warehouse = self.warehouse
+        warehouse.go.wait(30)
+        if len(warehouse.calls) == warehouse.fail_on:
+            warehouse.calls.append(([], self.all_new))
             raise RuntimeError("the warehouse went away")
-        self.calls.append(([issue.record_key for issue in issues], all_new))
+        warehouse.calls.append(([issue.record_key for issue in issues], self.all_new))
+
+    def close(self) -> None:
+        self.warehouse.stage_closed = True
 
 
 def put_all_waits_for(warehouse: SlowWarehouse, put: Callable[[Any], None], items: list) -> None:
@@ -145,6 +162,7 @@ def test_a_slow_warehouse_holds_the_sync_after_two_calls() -> None:
     recorder.close()
     # every call, in the order handed over, with what the sync knew of the table
     assert warehouse.calls == [([c[0].record_key], True) for c in calls]
+    assert warehouse.stage_closed
 
 
 def test_an_error_stops_recording_and_is_raised_by_close() -> None:
@@ -155,8 +173,10 @@ def test_an_error_stops_recording_and_is_raised_by_close() -> None:
         recorder.put(call)
     with pytest.raises(RuntimeError, match="went away"):
         recorder.close()
-    # the first call went in; after the failure, nothing more was attempted
+    # the first call went in; after the failure, nothing more was attempted, not even the
+    # merge of what was staged before it
     assert warehouse.calls == [(["k0"], False), ([], False)]
+    assert not warehouse.stage_closed
     assert recorder.error is not None
 
 

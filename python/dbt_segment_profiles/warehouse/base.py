@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple, Protocol
 
 from ..mappings import Mapping
-from ..state.issues import record_issues
+from ..state.issues import IssueStage, record_issues
 from .connections import AdapterConnections, PendingStream, utc_naive
 
 OPERATIONS = ("added", "updated", "deleted")
@@ -131,6 +131,9 @@ class Warehouse(AdapterConnections):
     # bounded, and each call stays quick (on DuckDB, one update of ~50,000 scattered rows is
     # several times slower per row than five of 10,000)
     issue_rows = 10_000
+    # the issue recorder merges its stage into the issues table once this many have gathered
+    # (state/issues.py IssueStage): each merge is one pass over the mapping's issues
+    issue_merge_rows = issue_rows
 
     # whether names carry the target's database: the profile may point at one that is not
     # the session's default (a DuckDB `attach`ed one)
@@ -473,6 +476,11 @@ class Warehouse(AdapterConnections):
         Set-based (a few statements per call, see state/issues.py), not a query per issue;
         `all_new`: none of them is recorded yet (one insert)."""
         record_issues(self, mapping.name, issues, all_new)
+
+    def issue_stage(self, mapping: Mapping, all_new: bool = False) -> IssueStage:
+        """Where the issue recorder gathers a sync's issues, merged every
+        `issue_merge_rows` (state/issues.py)."""
+        return IssueStage(self, mapping.name, all_new)
 
     def has_recorded_issues(self, mapping: Mapping) -> bool:
         rows = self.query(

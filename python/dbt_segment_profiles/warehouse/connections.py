@@ -64,6 +64,9 @@ class AdapterConnections:
         self._opened: list[Any] = []
         self._conn = self.connect("dbt-segment")
         self._reader: Any = None
+        # a writer thread's own connection (side_transaction), opened when first needed
+        self._side: Any = None
+        self._side_lock = threading.Lock()
 
     # connections -----------------------------------------------------------------------
     def connect(self, name: str) -> Any:
@@ -87,35 +90,52 @@ class AdapterConnections:
                 pass
         self._opened = []
         self._reader = None
+        self._side = None
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """A cursor whose statements commit together when the block ends without error; a
         block inside another (on the same thread) joins the transaction around it."""
         with self._lock:
-            handle = self._conn.handle
-            cur = handle.cursor()
-            outermost = self._depth == 0
-            if outermost:
-                self._begin(handle, cur)
             self._depth += 1
             try:
-                yield cur if self.binds_parameters else InliningCursor(cur, self)
-                if outermost:
-                    self._commit(handle, cur)
-            except BaseException:
-                if outermost:
-                    try:
-                        self._rollback(handle, cur)
-                    except Exception:
-                        # the error that ended the block is the one to report: a commit that
-                        # failed (DuckDB out of memory at a checkpoint) leaves no transaction,
-                        # and "cannot rollback" would hide why
-                        pass
-                raise
+                with self._transaction_on(self._conn.handle, self._depth == 1) as cur:
+                    yield cur
             finally:
                 self._depth -= 1
-                self._release(cur)
+
+    @contextmanager
+    def side_transaction(self) -> Iterator[Any]:
+        """A transaction on a connection of its own, for one writer thread: it does not wait
+        for the main connection's transactions, and what it stages in temporary tables
+        outlives each transaction (the issue recorder merges its stage every so many rows)."""
+        with self._side_lock:
+            if self._side is None:
+                self._side = self.connect("dbt-segment-writer")
+            with self._transaction_on(self._side.handle, True) as cur:
+                yield cur
+
+    @contextmanager
+    def _transaction_on(self, handle: Any, outermost: bool) -> Iterator[Any]:
+        cur = handle.cursor()
+        if outermost:
+            self._begin(handle, cur)
+        try:
+            yield cur if self.binds_parameters else InliningCursor(cur, self)
+            if outermost:
+                self._commit(handle, cur)
+        except BaseException:
+            if outermost:
+                try:
+                    self._rollback(handle, cur)
+                except Exception:
+                    # the error that ended the block is the one to report: a commit that
+                    # failed (DuckDB out of memory at a checkpoint) leaves no transaction,
+                    # and "cannot rollback" would hide why
+                    pass
+            raise
+        finally:
+            self._release(cur)
 
     # a DB-API driver opens a transaction with the first statement; others override these
     def _begin(self, handle: Any, cur: Any) -> None:

@@ -46,6 +46,7 @@ class PostgresWarehouse(Warehouse):
     # each call's update joins the mapping's whole issues table (a hash join over a scan): at
     # 10,000 a call, 200,000 rows rejected again spent 20 scans on the join alone
     issue_rows = 50_000
+    issue_merge_rows = issue_rows
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         import psycopg2.extras
