@@ -136,13 +136,15 @@ def test_sql_built_messages_equal_the_builders(name: str, tmp_path: Path) -> Non
             full = (*full_rows[row[0]], *LANE_TAIL)
             expected = builder.build(full, row[1], row[2], row[3], row[4])
             if row[-1]:
-                # a flagged row carries its mapped columns, for the builder
+                # a flagged row carries its mapped columns, for the builder, and no message
                 assert repr(row[:-4]) == repr(full_rows[row[0]])
+                assert row[-4:-2] == (None, None), row
                 flagged += 1
                 continue
             if row[-2] is not None:
-                # rejected in SQL: with the builder's own reason
+                # rejected in SQL: with the builder's own reason, and no message text
                 assert expected == Rejection(row[-2]), (row, expected)
+                assert row[-4:-2] == (None, None), row
                 rejected += 1
                 continue
             assert not isinstance(expected, Rejection), (row, expected)

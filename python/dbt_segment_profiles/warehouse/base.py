@@ -296,11 +296,16 @@ class Warehouse(AdapterConnections):
             f"case when __sp_python then {self.quote(c)} end as {self.quote(c)}"
             for c in mapping.columns
         ]
+        # a rejected or flagged row's message is never read: its text stays in the warehouse
+        written = [
+            f"case when __sp_reason is null and not __sp_python then {c} end as {c}"
+            for c in ("__sp_json", "__sp_context")
+        ]
         length = self.byte_length_sql
         size = f"{length}(__sp_json) + coalesce({length}(__sp_context), 0)"
         sql = (
             f"select __sp_seq, __sp_op, __sp_key, __sp_hash, __sp_version, {', '.join(flagged)}, "
-            "__sp_json, __sp_context, __sp_reason, __sp_python from (select *, "
+            f"{', '.join(written)}, __sp_reason, __sp_python from (select *, "
             f"coalesce(__sp_needs_python or {size} > {_SQL_MESSAGE_LIMIT}, false) as __sp_python "
             f"from (select {internal}, {', '.join(selected)}, {lane.json} as __sp_json, "
             f"{lane.context} as __sp_context, {lane.reason} as __sp_reason, "
