@@ -10,6 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import partial
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -276,6 +278,10 @@ def _sync_one(
     return result
 
 
+# a RecordIssue from a tuple of its fields, called from C (namedtuple's own __new__ is Python)
+_issue = partial(tuple.__new__, RecordIssue)
+
+
 class _StopSending(Exception):
     """Sending stops: interrupted, or the profile space refused the write key."""
 
@@ -395,14 +401,12 @@ class _MappingSender:
             rejected = [row for row in chunk if row[reason_at] is not None]
             result, max_reasons = self.result, self.options.max_reasons
             text = self.shared
-            self.issues.extend(
-                RecordIssue(
-                    row[2], text(row[1], row[1]), text(row[reason_at], row[reason_at]), "rejected"
-                )
-                for row in rejected
-            )
+            ops, reasons = (list(map(itemgetter(at), rejected)) for at in (1, reason_at))
+            keys, texts = map(itemgetter(2), rejected), map(text, ops, ops)
+            shared_reasons = map(text, reasons, reasons)
+            self.issues.extend(map(_issue, zip(keys, texts, shared_reasons, repeat("rejected"))))
             result.rejected += len(rejected)
-            for reason in dict.fromkeys(row[reason_at] for row in rejected):
+            for reason in dict.fromkeys(reasons):
                 _note_reason(result, reason, max_reasons)
             chunk = [row for row in chunk if row[reason_at] is None]
             if not chunk:
@@ -476,10 +480,11 @@ class _MappingSender:
         result.requests += outcome.requests
         for entries, kind in ((outcome.rejected, "rejected"), (outcome.failed, "failed")):
             if entries:
-                text = self.shared
-                self.issues.extend(
-                    RecordIssue(key, text(op, op), reason, kind) for _, key, op, reason in entries
-                )
+                # each step in C: when every row fails, this runs for every row of the sync
+                ops = list(map(itemgetter(2), entries))
+                keys, reasons = map(itemgetter(1), entries), map(itemgetter(3), entries)
+                texts = map(self.shared, ops, ops)
+                self.issues.extend(map(_issue, zip(keys, texts, reasons, repeat(kind))))
                 for reason in dict.fromkeys(entry[3] for entry in entries):
                     _note_reason(result, reason, self.options.max_reasons)
         result.rejected += len(outcome.rejected)
