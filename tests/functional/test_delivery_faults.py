@@ -527,6 +527,8 @@ class TestRejectionsInBulk:
                 [
                     RecordIssue("10", "added", "it's 'MAYBE'", "rejected"),
                     RecordIssue("7", "added", "MAYBE", "failed"),
+                    # COPY's separators and escape in a key (Postgres stages through COPY)
+                    RecordIssue("a\tb\\c\nd\r", "added", "MAYBE", "rejected"),
                 ]
             )
             # nothing is in the issues table until the stage merges
@@ -539,6 +541,7 @@ class TestRejectionsInBulk:
             ("7", "failed", "MAYBE", 2),
             ("8", "failed", "MAYBE again", 2),
             ("9", "failed", "MAYBE", 2),
+            ("a\tb\\c\nd\r", "rejected", "MAYBE", 1),
         ]
 
 

@@ -85,12 +85,7 @@ class IssueStage:
                 cur.execute(f"drop table if exists {STAGE}")
                 cur.execute(f"create temporary table {STAGE} (record_key text, issue integer)")
                 self.created = True
-            with warehouse.column_source(cur, key_columns) as (source, params):
-                cur.execute(
-                    f"insert into {STAGE} (record_key, issue) "
-                    f"select record_key, issue from {source} as k",
-                    params,
-                )
+            warehouse.append_columns(cur, STAGE, key_columns)
         self.staged += len(keys)
         if self.staged >= self.merge_rows:
             self.merge()

@@ -379,6 +379,15 @@ class Warehouse(AdapterConnections):
         )
         yield f"(select {selected})", tuple(values for _, values in columns.values())
 
+    def append_columns(
+        self, cur: Any, table: str, columns: dict[str, tuple[str, Sequence[Any]]]
+    ) -> None:
+        """Python columns (name -> SQL type, values, none of them NULL) appended to `table`,
+        in the caller's transaction."""
+        with self.column_source(cur, columns) as (source, params):
+            names = ", ".join(columns)
+            cur.execute(f"insert into {table} ({names}) select {names} from {source} as c", params)
+
     def acknowledge(self, mapping: Mapping, acks: Acks) -> None:
         """Record what Segment acknowledged, as the batches carried it, in one transaction."""
         if not acks.keys:

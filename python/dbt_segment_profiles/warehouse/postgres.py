@@ -46,7 +46,10 @@ class PostgresWarehouse(Warehouse):
     # each call's update joins the mapping's whole issues table (a hash join over a scan): at
     # 10,000 a call, 200,000 rows rejected again spent 20 scans on the join alone
     issue_rows = 50_000
-    issue_merge_rows = issue_rows
+    # each merge is an update that passes over the mapping's issues, dead rows included:
+    # 1,000,000 issues recorded again took 12 s in merges of 50,000, 6.5 s in merges of 200,000
+    # (and about as long in fewer); the stage waits in the server's temporary tables
+    issue_merge_rows = 200_000
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         import psycopg2.extras
@@ -97,6 +100,24 @@ class PostgresWarehouse(Warehouse):
                 f"copy {self.mapping_table(mapping, 'acks')} ({columns}) from stdin",
                 io.StringIO("".join(lines)),
             )
+
+    def append_columns(
+        self, cur: Any, table: str, columns: dict[str, tuple[str, Sequence[Any]]]
+    ) -> None:
+        """As Warehouse.append_columns, through COPY: 200,000 issue keys staged in 0.1 s, where
+        array literals took 0.5 s."""
+        texts = []
+        for kind, values in columns.values():
+            if kind != "text":
+                texts.append(map(str, values))
+            elif _needs_escapes("".join(values)):
+                texts.append(map(_copy_text, values))
+            else:
+                texts.append(values)
+        lines = "\n".join(map("\t".join, zip(*texts)))
+        cur.copy_expert(
+            f"copy {table} ({', '.join(columns)}) from stdin", io.StringIO(lines + "\n")
+        )
 
     def temporal_kinds(self, table: str) -> dict[str, str]:
         with self.transaction() as cur:
