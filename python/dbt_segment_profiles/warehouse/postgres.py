@@ -47,9 +47,11 @@ class PostgresWarehouse(Warehouse):
     # 10,000 a call, 200,000 rows rejected again spent 20 scans on the join alone
     issue_rows = 50_000
     # each merge is an update that passes over the mapping's issues, dead rows included:
-    # 1,000,000 issues recorded again took 12 s in merges of 50,000, 6.5 s in merges of 200,000
-    # (and about as long in fewer); the stage waits in the server's temporary tables
-    issue_merge_rows = 200_000
+    # 1,000,000 issues recorded again took 12 s in merges of 50,000, 8.1 s of 100,000, 6.5 s of
+    # 200,000 (and about as long in fewer). But the last merge waits for the end of the sync:
+    # at 200,000 rows, merges of 100,000 overlapped the stream best (phases of 1.55-1.66 s,
+    # against 1.61-2.19 s and 1.99-2.07 s). The stage waits in the server's temporary tables
+    issue_merge_rows = 100_000
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         import psycopg2.extras
