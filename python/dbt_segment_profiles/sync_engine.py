@@ -466,26 +466,28 @@ class _MappingSender:
 
     def _settle(self, batch: Batch, outcome: BatchOutcome) -> None:
         result = self.result
-        self.acknowledger.put(batch.acks(outcome.acknowledged))
-        result.acknowledged += len(outcome.acknowledged)
-        if len(outcome.acknowledged) == len(batch):
-            # a handful of distinct operations: list.count runs in C, Counter per item in Python
-            ops = batch.ops
-            acknowledged_ops = Counter({op: ops.count(op) for op in set(ops)})
-        else:
-            acked = set(outcome.acknowledged)
-            acknowledged_ops = Counter(o for s, o in zip(batch.seqs, batch.ops) if s in acked)
-        for op, n in acknowledged_ops.items():
-            result.acknowledged_by_operation[op] += n
+        acknowledged = outcome.acknowledged
+        if acknowledged:
+            self.acknowledger.put(batch.acks(acknowledged))
+            result.acknowledged += len(acknowledged)
+            if len(acknowledged) == len(batch):
+                # a handful of distinct operations: list.count runs in C, Counter per item
+                # in Python
+                ops = batch.ops
+                acknowledged_ops = Counter({op: ops.count(op) for op in set(ops)})
+            else:
+                acked = set(acknowledged)
+                acknowledged_ops = Counter(o for s, o in zip(batch.seqs, batch.ops) if s in acked)
+            for op, n in acknowledged_ops.items():
+                result.acknowledged_by_operation[op] += n
         result.requests += outcome.requests
         for entries, kind in ((outcome.rejected, "rejected"), (outcome.failed, "failed")):
             if entries:
                 # each step in C: when every row fails, this runs for every row of the sync
-                ops = list(map(itemgetter(2), entries))
-                keys, reasons = map(itemgetter(1), entries), map(itemgetter(3), entries)
-                texts = map(self.shared, ops, ops)
+                ops, reasons = (list(map(itemgetter(at), entries)) for at in (2, 3))
+                keys, texts = map(itemgetter(1), entries), map(self.shared, ops, ops)
                 self.issues.extend(map(_issue, zip(keys, texts, reasons, repeat(kind))))
-                for reason in dict.fromkeys(entry[3] for entry in entries):
+                for reason in dict.fromkeys(reasons):
                     _note_reason(result, reason, self.options.max_reasons)
         result.rejected += len(outcome.rejected)
         result.failed += len(outcome.failed)

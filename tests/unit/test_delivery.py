@@ -43,6 +43,22 @@ def test_batcher_cuts_at_the_message_count_and_the_byte_limit() -> None:
     assert [len(b) for b in full] == [4, 4]
 
 
+def test_a_batch_acknowledges_what_segment_acknowledged_of_it() -> None:
+    batcher = Batcher(max_messages=3)
+    for i in range(3):
+        batcher.add(i, f"k{i}", "added", message(i), f"h{i}", i)
+    full = batcher.flush()
+    assert full is not None
+    assert full.acks([0, 1, 2]) == (
+        [f"k{i}" for i in range(3)],
+        ["h0", "h1", "h2"],
+        ["added"] * 3,
+        [0, 1, 2],
+    )
+    assert full.acks([2, 0]) == (["k0", "k2"], ["h0", "h2"], ["added"] * 2, [0, 2])
+    assert full.acks([]) == ([], [], [], [])
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_a_chunk_extended_at_once_makes_the_batches_adding_one_by_one_makes(seed: int) -> None:
     rng = random.Random(seed)

@@ -54,6 +54,8 @@ class Batch:
         versions (the batch's own lists when all are acknowledged: a batch is sent once)."""
         if len(acknowledged) == len(self.seqs):
             return Acks(self.keys, self.hashes, self.ops, self.versions)
+        if not acknowledged:  # a batch that failed: no pass over its rows
+            return Acks([], [], [], [])
         chosen = set(acknowledged)
         rows = [
             (k, h, o, v)
