@@ -53,10 +53,10 @@ class DuckDBWarehouse(Warehouse):
     message_dialect = "duckdb"
     # DuckDB runs the lane's SQL for the next chunk without the GIL while the last is built
     read_ahead = True
-    # an update of 10,000 keys costs nearly a pass over the mapping's issues as one of 60,000:
+    # each merge's update passes over the mapping's issues, whatever the number of its keys:
     # recording 1,000,000 issues again took 2.7 s in merges of 10,000, 1.7 s in merges of
-    # 60,000; with the keys scattered over the table, 14.8 s and 4.2 s. Merges of a row group
-    # (122,880) or more made each update slower per row again
+    # 60,000; with the keys scattered over the table, 14.8 s in merges of 10,000 and 4.2 s of
+    # 50,000. Merges of a row group (122,880) or more made the next updates slower
     issue_merge_rows = 60_000
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
