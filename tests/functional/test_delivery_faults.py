@@ -21,7 +21,7 @@ from dbt_segment_profiles.acknowledger import GATHER_SECONDS
 from dbt_segment_profiles.sandbox import Faults
 from dbt_segment_profiles.state.issues import IssueStage
 from dbt_segment_profiles.warehouse import RecordIssue
-from dbt_segment_profiles.warehouse.duckdb import DuckDBWarehouse
+from dbt_segment_profiles.warehouse.duckdb import RUNNER_SETTINGS, DuckDBWarehouse
 from dbt_segment_profiles.warehouse.postgres import PostgresWarehouse
 from segment_testing import (
     USERS_YML,
@@ -543,6 +543,39 @@ class TestRejectionsInBulk:
             ("9", "failed", "MAYBE", 2),
             ("a\tb\\c\nd\r", "rejected", "MAYBE", 1),
         ]
+
+    def test_long_reasons_recorded_again_raise_the_runners_memory_cap(
+        self,
+        project: Any,
+        monkeypatch: pytest.MonkeyPatch,
+        warehouse_target: dict[str, Any],
+    ) -> None:
+        """Segment's answers are kept up to 500 characters: merging 20,000 of them again ran
+        out of an 8 MB cap (the update's join holds them); the cap goes up, as for a stream."""
+        run_dbt(["deps"])
+        run_dbt(["run"])  # the bookkeeping tables, when this test runs alone
+        monkeypatch.setitem(RUNNER_SETTINGS, "memory_limit", "8MB")
+        mapping = SimpleNamespace(name="long_reasons")
+        warehouse = open_bookkeeping(project, warehouse_target)
+        try:
+            for attempt in (1, 2):
+                stage = warehouse.issue_stage(mapping, all_new=attempt == 1)
+                stage.merge_rows = 10_000
+                for start in range(0, 20_000, 2_000):
+                    stage.add(
+                        RecordIssue(str(i), "added", "x" * 490 + f"{i % 7}/{attempt}", "failed")
+                        for i in range(start, start + 2_000)
+                    )
+                stage.close()
+        finally:
+            warehouse.close()
+        rows = project.run_sql(
+            "select count(*), min(attempts), max(attempts), min(length(reason)) "
+            f"from {project.test_schema}_segment.segment_record_issues "
+            "where mapping_name = 'long_reasons'",
+            fetch="one",
+        )
+        assert tuple(rows) == (20_000, 2, 2, 493)
 
 
 def duplicated_issues(project: Any) -> list[tuple[Any, ...]]:

@@ -91,9 +91,15 @@ class IssueStage:
             self.merge()
 
     def merge(self) -> None:
-        """Everything staged into the mapping's issues, in one transaction."""
+        """Everything staged into the mapping's issues, in one transaction (run again under a
+        raised cap where the warehouse ran out of memory: the stage is still there)."""
         if not self.staged:
             return
+        self.warehouse.with_memory(self._merge_once)
+        self.numbered = _Numbered()
+        self.staged = 0
+
+    def _merge_once(self) -> None:
         with self.warehouse.side_transaction() as cur:
             _merge(
                 cur,
@@ -105,8 +111,6 @@ class IssueStage:
                 self.all_new,
             )
             cur.execute(f"delete from {STAGE}")
-        self.numbered = _Numbered()
-        self.staged = 0
 
     def close(self) -> None:
         """Merge what is left; the stage is dropped."""

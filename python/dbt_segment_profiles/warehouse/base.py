@@ -3,7 +3,7 @@ connections the target's dbt adapter opens."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -489,7 +489,12 @@ class Warehouse(AdapterConnections):
         """One row per (mapping, key, operation): reason and last_seen move, attempts grow.
         Set-based (a few statements per call, see state/issues.py), not a query per issue;
         `all_new`: none of them is recorded yet (one insert)."""
-        record_issues(self, mapping.name, issues, all_new)
+        self.with_memory(lambda: record_issues(self, mapping.name, issues, all_new))
+
+    def with_memory(self, write: Callable[[], None]) -> None:
+        """Run `write`, a transaction of its own; a warehouse that caps its own memory raises
+        the cap and runs it again when it runs out."""
+        write()
 
     def issue_stage(self, mapping: Mapping, all_new: bool = False) -> IssueStage:
         """Where the issue recorder gathers a sync's issues, merged every

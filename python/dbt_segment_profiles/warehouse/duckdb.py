@@ -84,22 +84,33 @@ class DuckDBWarehouse(Warehouse):
                 if not _out_of_memory(exc) or not self._raise_memory_limit():
                     raise
 
+    def with_memory(self, write: Callable[[], None]) -> None:
+        """As Warehouse.with_memory, under a cap raised as far as the write needs: merging
+        issues of 500-character reasons ran out of 32 MB (its update's join holds them)."""
+        while True:
+            try:
+                return write()
+            except Exception as exc:
+                if not _out_of_memory(exc) or not self._raise_memory_limit():
+                    raise
+
     def _raise_memory_limit(self) -> bool:
         """Double the runner's own cap (never one the profile set), up to
         MAX_STREAM_MEMORY_MB; False when it cannot go higher."""
         if "memory_limit" not in self._previous_settings:
             return False
-        megabytes = self._memory_mb * 2
-        if megabytes > MAX_STREAM_MEMORY_MB:
-            return False
+        # under the main connection's lock: the stream and the issue recorder may both ask
         with self.transaction() as cur:
+            megabytes = self._memory_mb * 2
+            if megabytes > MAX_STREAM_MEMORY_MB:
+                return False
             cur.execute(f"set memory_limit = '{megabytes}MB'")
-        LOGGER.info(
-            "the rows pending need more than %s MB of DuckDB memory at a time: raised to %s MB",
-            self._memory_mb,
-            megabytes,
-        )
-        self._memory_mb = megabytes
+            LOGGER.info(
+                "the sync needs more than %s MB of DuckDB memory at a time: raised to %s MB",
+                self._memory_mb,
+                megabytes,
+            )
+            self._memory_mb = megabytes
         return True
 
     def connect(self, name: str) -> Any:
