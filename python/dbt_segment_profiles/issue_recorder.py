@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .mappings import Mapping
-from .warehouse import RecordIssue, Warehouse
+from .warehouse import IssueRow, Warehouse
 from .writer_thread import WriterThread
 
-_DONE: Sequence[RecordIssue] = []  # a list of its own: compared by identity
+_DONE: Sequence[IssueRow] = []  # a list of its own: compared by identity
 
 
-class IssueRecorder(WriterThread[Sequence[RecordIssue]]):
+class IssueRecorder(WriterThread[Sequence[IssueRow]]):
     """Records issues while the sync goes on building and sending.
 
     The warehouse writes each call's rows with the GIL released, so the chunk after it is
@@ -26,7 +26,7 @@ class IssueRecorder(WriterThread[Sequence[RecordIssue]]):
         self.all_new = all_new
         super().__init__(f"record-issues-{mapping.name}", 1, _DONE)
 
-    def put(self, issues: Sequence[RecordIssue]) -> None:
+    def put(self, issues: Sequence[IssueRow]) -> None:
         """Hand over one call's issues (the recorder keeps the sequence: pass a copy)."""
         if issues:
             self._queue.put(issues)

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from functools import partial
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -28,7 +27,7 @@ from .mappings import Mapping
 from .messages import MessageBuilder, MessagePlan, Rejection, compile_mapping, compile_plan
 from .messages.sql_lane import SqlLane, lane_for
 from .settings import ProfileSpace
-from .warehouse import PendingStream, RecordIssue, RunRecord, Warehouse
+from .warehouse import IssueRow, PendingStream, RunRecord, Warehouse
 
 # rows read at a time, with READ_AHEAD_CHUNKS more read ahead (warehouse/connections.py): on
 # 1,000,000 subscriptions rows 3,000 with one ahead peaked at 247-248 MB against 253-255 for
@@ -212,7 +211,7 @@ def _sync_one(
     result.acknowledged_by_operation = dict.fromkeys(result.pending, 0)
     if warehouse.stored_fingerprint(mapping) is None:
         warehouse.store_fingerprint(mapping, fingerprint(mapping), definition(mapping))
-    issues: list[RecordIssue] = []
+    issues: list[IssueRow] = []
     # each row is recorded at most once a sync: with none recorded before, every issue this
     # sync records is new, and goes in without a pass over the mapping's issues
     all_new = False
@@ -278,10 +277,6 @@ def _sync_one(
     return result
 
 
-# a RecordIssue from a tuple of its fields, called from C (namedtuple's own __new__ is Python)
-_issue = partial(tuple.__new__, RecordIssue)
-
-
 class _StopSending(Exception):
     """Sending stops: interrupted, or the profile space refused the write key."""
 
@@ -296,7 +291,7 @@ class _MappingSender:
         space_sender: _SpaceSender,
         options: SyncOptions,
         result: MappingResult,
-        issues: list[RecordIssue],
+        issues: list[IssueRow],
         all_new: bool = False,
     ) -> None:
         self.warehouse = warehouse
@@ -364,7 +359,7 @@ class _MappingSender:
                     reason = row[reason_at]
                     if reason is not None:
                         op, reason = text(row[1], row[1]), text(reason, reason)
-                        issue(RecordIssue(row[2], op, reason, "rejected"))
+                        issue((row[2], op, reason, "rejected"))
                         result.rejected += 1
                         _note_reason(result, reason, max_reasons)
                         continue
@@ -404,7 +399,7 @@ class _MappingSender:
             ops, reasons = (list(map(itemgetter(at), rejected)) for at in (1, reason_at))
             keys, texts = map(itemgetter(2), rejected), map(text, ops, ops)
             shared_reasons = map(text, reasons, reasons)
-            self.issues.extend(map(_issue, zip(keys, texts, shared_reasons, repeat("rejected"))))
+            self.issues.extend(zip(keys, texts, shared_reasons, repeat("rejected")))
             result.rejected += len(rejected)
             for reason in dict.fromkeys(reasons):
                 _note_reason(result, reason, max_reasons)
@@ -421,7 +416,7 @@ class _MappingSender:
     def _reject(self, row: tuple, rejection: Rejection) -> None:
         text = self.shared
         op, reason = text(row[1], row[1]), text(rejection.reason, rejection.reason)
-        self.issues.append(RecordIssue(row[2], op, reason, "rejected"))
+        self.issues.append((row[2], op, reason, "rejected"))
         self.result.rejected += 1
         _note_reason(self.result, rejection.reason, self.options.max_reasons)
 
@@ -486,7 +481,7 @@ class _MappingSender:
                 # each step in C: when every row fails, this runs for every row of the sync
                 ops, reasons = (list(map(itemgetter(at), entries)) for at in (2, 3))
                 keys, texts = map(itemgetter(1), entries), map(self.shared, ops, ops)
-                self.issues.extend(map(_issue, zip(keys, texts, reasons, repeat(kind))))
+                self.issues.extend(zip(keys, texts, reasons, repeat(kind)))
                 for reason in dict.fromkeys(reasons):
                     _note_reason(result, reason, self.options.max_reasons)
         result.rejected += len(outcome.rejected)

@@ -470,7 +470,9 @@ class TestRejectionsInBulk:
         assert sum(len(call) for call in calls) == 5_000
         for call in calls:
             for field in ("operation", "reason"):
-                texts = [getattr(issue, field) for issue in call]
+                # the sync hands over plain tuples in RecordIssue's order
+                at = RecordIssue._fields.index(field)
+                texts = [issue[at] for issue in call]
                 assert len({id(text) for text in texts}) == len(set(texts)), field
         assert [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
 

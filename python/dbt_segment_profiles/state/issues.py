@@ -23,14 +23,14 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..warehouse.base import RecordIssue, Warehouse
+    from ..warehouse.base import IssueRow, Warehouse
 
 # a sync's issues as they arrive (IssueStage), and with their reasons, merging
 STAGE = "segment_record_issues_stage"
 RESOLVED = "segment_record_issues_resolved"
 
 
-def latest_per_key(issues: Iterable[RecordIssue]) -> list[RecordIssue]:
+def latest_per_key(issues: Iterable[IssueRow]) -> list[IssueRow]:
     """One issue per (key, operation), the last one given: a call is one attempt per row."""
     # a later issue of the same (key, operation) replaces the earlier one, as in a loop
     return list({(issue[0], issue[1]): issue for issue in issues}.values())
@@ -39,7 +39,7 @@ def latest_per_key(issues: Iterable[RecordIssue]) -> list[RecordIssue]:
 def record_issues(
     warehouse: Warehouse,
     mapping_name: str,
-    issues: Iterable[RecordIssue],
+    issues: Iterable[IssueRow],
     all_new: bool = False,
 ) -> None:
     """Insert new (key, operation) rows with attempts 1; move reason, kind, last_seen and
@@ -73,7 +73,7 @@ class IssueStage:
         self.staged = 0
         self.created = False
 
-    def add(self, issues: Iterable[RecordIssue]) -> None:
+    def add(self, issues: Iterable[IssueRow]) -> None:
         keys, key_numbers = self.numbered.add(issues)
         if not keys:
             return
@@ -130,7 +130,7 @@ class _Numbered:
     def __init__(self) -> None:
         self.numbers: dict[tuple[str, str, str], int] = {}
 
-    def add(self, issues: Iterable[RecordIssue]) -> tuple[list[str], list[int]]:
+    def add(self, issues: Iterable[IssueRow]) -> tuple[list[str], list[int]]:
         """One issue per (key, operation), the last one given (a call is one attempt per row):
         its key, and its number."""
         rows = list(issues)

@@ -91,6 +91,12 @@ class RecordIssue(NamedTuple):
     kind: str  # rejected | failed
 
 
+# an issue as the sync hands it over: RecordIssue's fields, in its order. A RecordIssue is one;
+# so is the plain tuple `zip` makes in C, where a sync that rejects every row makes one a row
+# (1,000,000 of them in 0.10 s, against 0.54-0.65 s as RecordIssues, with the GIL held)
+IssueRow = tuple[str, str, str, str]
+
+
 @dataclass
 class RunRecord:
     run_id: str
@@ -484,7 +490,7 @@ class Warehouse(AdapterConnections):
         )
 
     def record_issues(
-        self, mapping: Mapping, issues: Sequence[RecordIssue], all_new: bool = False
+        self, mapping: Mapping, issues: Sequence[IssueRow], all_new: bool = False
     ) -> None:
         """One row per (mapping, key, operation): reason and last_seen move, attempts grow.
         Set-based (a few statements per call, see state/issues.py), not a query per issue;

@@ -23,7 +23,7 @@ from itertools import islice
 from typing import Any
 
 from ..mappings import Mapping
-from .base import Acks, RecordIssue, Warehouse
+from .base import Acks, IssueRow, Warehouse
 from .connections import PendingStream
 from .spark_writes import SparkWrites
 
@@ -159,7 +159,7 @@ class SparkWarehouse(SparkWrites, Warehouse):
         )
 
     def record_issues(
-        self, mapping: Mapping, issues: Sequence[RecordIssue], all_new: bool = False
+        self, mapping: Mapping, issues: Sequence[IssueRow], all_new: bool = False
     ) -> None:
         # one rewrite either way: knowing the issues are new saves no pass over the table
         self.record_issues_by_rewrite(mapping.name, issues)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..mappings import Mapping
 from ..state.issues import latest_per_key
-from .base import RecordIssue, Warehouse
+from .base import IssueRow, Warehouse
 
 REWRITE = "__sp_rewrite"
 ROW_LEVEL_FORMATS = ("delta", "iceberg", "hudi")
@@ -131,7 +131,7 @@ class SparkWrites(_Base):
             "segment_record_issues", f"select i.* from {table} as i where not ({resolved})"
         )
 
-    def record_issues_by_rewrite(self, mapping_name: str, issues: Sequence[RecordIssue]) -> None:
+    def record_issues_by_rewrite(self, mapping_name: str, issues: Sequence[IssueRow]) -> None:
         """As state/issues.py records them (reason, kind and last_seen move, attempts grow),
         with the issues staged as VALUES lists: a MERGE on row-level tables, else a rewrite of
         the table as a full join of the mapping's rows with the staged ones."""
@@ -141,9 +141,9 @@ class SparkWrites(_Base):
         lit = self.literal
         numbers: dict[tuple[str, str, str], int] = {}
         keyed = []
-        for issue in rows:
-            what = (issue.operation, issue.kind, issue.reason)
-            keyed.append(f"({lit(issue.record_key)}, {numbers.setdefault(what, len(numbers))})")
+        for record_key, operation, reason, kind in rows:
+            what = (operation, kind, reason)
+            keyed.append(f"({lit(record_key)}, {numbers.setdefault(what, len(numbers))})")
         reasons = ", ".join(
             f"({n}, {lit(op)}, {lit(kind)}, {lit(reason)})"
             for (op, kind, reason), n in numbers.items()
