@@ -2,10 +2,10 @@
 
 `segment_record_issues` holds one row per (mapping, key, operation). Issues travel as keys with
 the number of their issue, joined in SQL to the few distinct (operation, kind, reason) they
-share. The values go as one list per column, unnested by the warehouse (DuckDB scans NumPy
-arrays, psycopg2 sends escaped array literals), so no value is ever spliced into SQL. A merge
-resolves them into a temporary table; one update moves the rows that exist (reason, kind,
-last_seen, attempts + 1) and one insert adds the others.
+share. No value is ever spliced into SQL: the keys go in bulk (NumPy arrays DuckDB scans; on
+Postgres COPY into the stage, array literals for a single call), the reasons as one list per
+column the warehouse unnests. A merge resolves them into a temporary table; one update moves
+the rows that exist (reason, kind, last_seen, attempts + 1) and one insert adds the others.
 
 Each merge costs its own size plus one pass over the mapping's recorded issues, never a
 statement per issue. A sync hands its issues over 10,000 or so at a time, and the recorder
