@@ -6,7 +6,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -394,15 +394,9 @@ class _MappingSender:
         reasons = list(map(itemgetter(reason_at), chunk))
         if reasons.count(None) != len(reasons):
             rejected = [row for row in chunk if row[reason_at] is not None]
-            result, max_reasons = self.result, self.options.max_reasons
-            text = self.shared
             ops, reasons = (list(map(itemgetter(at), rejected)) for at in (1, reason_at))
-            keys, texts = map(itemgetter(2), rejected), map(text, ops, ops)
-            shared_reasons = map(text, reasons, reasons)
-            self.issues.extend(zip(keys, texts, shared_reasons, repeat("rejected")))
-            result.rejected += len(rejected)
-            for reason in dict.fromkeys(reasons):
-                _note_reason(result, reason, max_reasons)
+            self._add_issues(map(itemgetter(2), rejected), ops, reasons, "rejected")
+            self.result.rejected += len(rejected)
             chunk = [row for row in chunk if row[reason_at] is None]
             if not chunk:
                 return
@@ -412,6 +406,17 @@ class _MappingSender:
         messages = builder.finish_many(heads, keys, hashes, ops, versions, contexts)
         for full in batcher.extend(seqs, keys, ops, messages, hashes, versions):
             self._submit(full)
+
+    def _add_issues(
+        self, keys: Iterable[str], ops: list[str], reasons: list[str], kind: str
+    ) -> None:
+        """Issues of these rows, their texts shared, in C-level passes: when every row is
+        rejected or fails, this runs for every row of the sync."""
+        text = self.shared
+        texts, shared_reasons = map(text, ops, ops), map(text, reasons, reasons)
+        self.issues.extend(zip(keys, texts, shared_reasons, repeat(kind)))
+        for reason in dict.fromkeys(reasons):
+            _note_reason(self.result, reason, self.options.max_reasons)
 
     def _reject(self, row: tuple, rejection: Rejection) -> None:
         text = self.shared
@@ -478,12 +483,8 @@ class _MappingSender:
         result.requests += outcome.requests
         for entries, kind in ((outcome.rejected, "rejected"), (outcome.failed, "failed")):
             if entries:
-                # each step in C: when every row fails, this runs for every row of the sync
                 ops, reasons = (list(map(itemgetter(at), entries)) for at in (2, 3))
-                keys, texts = map(itemgetter(1), entries), map(self.shared, ops, ops)
-                self.issues.extend(zip(keys, texts, reasons, repeat(kind)))
-                for reason in dict.fromkeys(reasons):
-                    _note_reason(result, reason, self.options.max_reasons)
+                self._add_issues(map(itemgetter(1), entries), ops, reasons, kind)
         result.rejected += len(outcome.rejected)
         result.failed += len(outcome.failed)
         if outcome.auth_error is not None and self.space_sender.auth_error is None:

@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ..mappings import Mapping
 from ..state.issues import IssueStage, record_issues
 from .connections import AdapterConnections, PendingStream, utc_naive
 
 OPERATIONS = ("added", "updated", "deleted")
+T = TypeVar("T")
 # how capture_mapping.sql starts the reason it records when the mass-delete guard holds a capture
 MASS_DELETE = "mass-delete guard:"
 INTERNAL_COLUMNS = ("__sp_seq", "__sp_op", "__sp_key", "__sp_hash", "__sp_version")
@@ -130,12 +131,11 @@ class Warehouse(AdapterConnections):
     message_dialect: str | None = None
     # what a record's key is cast to, as capture casts it
     key_text_type = "varchar(4096)"
-    # whether a sync may record issues on a thread of its own while the acknowledger commits
-    # on another: both go through the one connection's lock, a transaction at a time
+    # whether a sync may record issues on a thread of its own (on a connection of its own,
+    # side_transaction) while the acknowledger commits on the main one
     records_issues_aside = True
-    # a sync records its issues once this many have queued (and at the end): memory stays
-    # bounded, and each call stays quick (on DuckDB, one update of ~50,000 scattered rows is
-    # several times slower per row than five of 10,000)
+    # a sync hands its issues over once this many have queued (and at the end): the Python
+    # objects waiting stay bounded; the warehouse gathers them up to issue_merge_rows
     issue_rows = 10_000
     # the issue recorder merges its stage into the issues table once this many have gathered
     # (state/issues.py IssueStage): each merge is one pass over the mapping's issues
@@ -497,10 +497,10 @@ class Warehouse(AdapterConnections):
         `all_new`: none of them is recorded yet (one insert)."""
         self.with_memory(lambda: record_issues(self, mapping.name, issues, all_new))
 
-    def with_memory(self, write: Callable[[], None]) -> None:
-        """Run `write`, a transaction of its own; a warehouse that caps its own memory raises
-        the cap and runs it again when it runs out."""
-        write()
+    def with_memory(self, work: Callable[[], T]) -> T:
+        """Run `work` (a transaction of its own, or a stream's first fetch); a warehouse that
+        caps its own memory raises the cap and runs it again when it runs out."""
+        return work()
 
     def issue_stage(self, mapping: Mapping, all_new: bool = False) -> IssueStage:
         """Where the issue recorder gathers a sync's issues, merged every

@@ -6,13 +6,14 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import orjson
 
 from ..errors import SegmentProfilesError
 from ..logs import LOGGER
-from .base import PendingStream, Warehouse
+from .base import PendingStream, T, Warehouse
 
 # Python columns as DuckDB sees them (Warehouse.column_source), and the types held as integers
 _COLUMNS_VIEW = "__segment_profiles_columns"
@@ -26,10 +27,11 @@ RUNNER_SETTINGS = {
     # keep both cores busy meanwhile
     "threads": "1",
 }
-# the runner's cap is doubled, up to this, while a stream's first chunk runs out of memory:
-# DuckDB works on 2,048 rows at a time, and wide messages need more than the 32 MB every other
-# query of the runner fits in (61 text traits of about 100 characters needed 128 MB)
-MAX_STREAM_MEMORY_MB = 1024
+# the runner's cap is doubled, up to this, while a stream's first chunk or a merge of issues
+# runs out of memory: DuckDB works on 2,048 rows at a time, and wide messages need more than the
+# 32 MB every other query of the runner fits in (61 text traits of about 100 characters needed
+# 128 MB); so do issues of long reasons recorded again (their update's join holds them)
+MAX_RUNNER_MEMORY_MB = 1024
 _TEMPORAL = {
     "DATE": "date",
     "TIMESTAMP": "timestamp",
@@ -77,32 +79,27 @@ class DuckDBWarehouse(Warehouse):
 
     def stream(self, sql: str, chunk_rows: int) -> PendingStream:
         """As Warehouse.stream, under a cap raised as far as its first chunk needs."""
-        while True:
-            try:
-                return super().stream(sql, chunk_rows)
-            except Exception as exc:
-                if not _out_of_memory(exc) or not self._raise_memory_limit():
-                    raise
+        return self.with_memory(partial(super().stream, sql, chunk_rows))
 
-    def with_memory(self, write: Callable[[], None]) -> None:
-        """As Warehouse.with_memory, under a cap raised as far as the write needs: merging
-        issues of 500-character reasons ran out of 32 MB (its update's join holds them)."""
+    def with_memory(self, work: Callable[[], T]) -> T:
+        """As Warehouse.with_memory: `work` runs again under a doubled cap while it runs out
+        of memory, until the cap cannot go higher."""
         while True:
             try:
-                return write()
+                return work()
             except Exception as exc:
                 if not _out_of_memory(exc) or not self._raise_memory_limit():
                     raise
 
     def _raise_memory_limit(self) -> bool:
         """Double the runner's own cap (never one the profile set), up to
-        MAX_STREAM_MEMORY_MB; False when it cannot go higher."""
+        MAX_RUNNER_MEMORY_MB; False when it cannot go higher."""
         if "memory_limit" not in self._previous_settings:
             return False
         # under the main connection's lock: the stream and the issue recorder may both ask
         with self.transaction() as cur:
             megabytes = self._memory_mb * 2
-            if megabytes > MAX_STREAM_MEMORY_MB:
+            if megabytes > MAX_RUNNER_MEMORY_MB:
                 return False
             cur.execute(f"set memory_limit = '{megabytes}MB'")
             LOGGER.info(
