@@ -9,7 +9,8 @@ from dbt.tests.util import run_dbt
 
 from segment_testing import acknowledged_keys, by_mapping, received, segment
 
-# tab, newline, carriage return, backslash, COPY's NULL marker, a quote, a separator-like text
+# tab, newline, carriage return, backslash, COPY's NULL marker, a quote, ASCII's unit separator
+# (what DuckDB's bulk write joins values with), unicode
 KEYS_SQL = """
 select 'tab' || chr(9) || 'key' as id, 'a' as plan
 union all select 'line' || chr(10) || 'key', 'b'
@@ -18,8 +19,20 @@ union all select 'back\\slash', 'd'
 union all select '\\N', 'e'
 union all select 'it''s', 'f'
 union all select 'plain', 'g'
+union all select 'unit' || chr(31) || 'separator', 'h'
+union all select 'Zoë 😀 東京', 'i'
 """
-KEYS = ["tab\tkey", "line\nkey", "return\rkey", "back\\slash", "\\N", "it's", "plain"]
+KEYS = [
+    "tab\tkey",
+    "line\nkey",
+    "return\rkey",
+    "back\\slash",
+    "\\N",
+    "it's",
+    "plain",
+    "unit\x1fseparator",
+    "Zoë 😀 東京",
+]
 
 SCHEMA_YML = """
 version: 2

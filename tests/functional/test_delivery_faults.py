@@ -20,7 +20,8 @@ from dbt.tests.util import run_dbt
 from dbt_segment_profiles.acknowledger import GATHER_SECONDS
 from dbt_segment_profiles.sandbox import Faults
 from dbt_segment_profiles.state.issues import IssueStage
-from dbt_segment_profiles.warehouse import RecordIssue
+from dbt_segment_profiles.sync_engine import CHUNK_ROWS
+from dbt_segment_profiles.warehouse import Acks, RecordIssue
 from dbt_segment_profiles.warehouse.duckdb import RUNNER_SETTINGS, DuckDBWarehouse
 from dbt_segment_profiles.warehouse.postgres import PostgresWarehouse
 from segment_testing import (
@@ -226,7 +227,7 @@ class TestKilledSync:
 class TestResyncAfterMostWereAcknowledged:
     """A sync stopped near its end leaves most rows acknowledged and the acks not yet folded
     into the state: the next sync joins every pending row with them. On DuckDB that join runs
-    under the runner's 32 MB cap, and must spill rather than fail (TestKilledSync covers the
+    under the runner's 20 MB cap, and must spill rather than fail (TestKilledSync covers the
     re-run everywhere, on fewer rows)."""
 
     ROWS = 400_000
@@ -280,7 +281,7 @@ class RejectedSubscribers:
 @pytest.mark.duckdb_only
 class TestRunnerCheckpointsUnderItsCap(RejectedSubscribers):
     """What a sync wrote goes into the DuckDB file before the runner gives the instance back:
-    left to the instance's close, the checkpoint runs with the runner's 32 MB cap lifted and
+    left to the instance's close, the checkpoint runs with the runner's 20 MB cap lifted and
     holds every block the sync wrote at once (1M issue rows: 400 MB peak instead of 230)."""
 
     def test_the_wal_is_empty_and_the_settings_are_back_when_the_runner_closes(
@@ -476,17 +477,23 @@ class TestRejectionsInBulk:
                 assert len({id(text) for text in texts}) == len(set(texts)), field
         assert [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
 
-        # calls gathered in the warehouse and merged in bulk: chunks of 2,000 rejected rows
-        # handed over 2,000 at a time, merged once 3,000 or more have gathered and at the end
+        # calls gathered in the warehouse and merged in bulk: each chunk of rejected rows
+        # handed over, merged once two chunks or more have gathered, and at the end
         statements.clear()
         for cls in (DuckDBWarehouse, PostgresWarehouse):
-            monkeypatch.setattr(cls, "issue_rows", 1_000)
-            monkeypatch.setattr(cls, "issue_merge_rows", 3_000)
+            monkeypatch.setattr(cls, "issue_rows", 1)
+            monkeypatch.setattr(cls, "issue_merge_rows", 2 * CHUNK_ROWS)
         code, document = segment(project, "sync")
         assert code == 1, document
         assert issue_summary(project) == (5_000, 5_000, 3, 3, "rejected", "rejected", 0)
         updates = [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
-        assert len(updates) == 2, updates
+        merges, staged = 0, 0
+        for start in range(0, 5_000, CHUNK_ROWS):
+            staged += min(CHUNK_ROWS, 5_000 - start)
+            if staged >= 2 * CHUNK_ROWS:
+                merges, staged = merges + 1, 0
+        assert 2 <= merges + (staged > 0) < 5_000 // CHUNK_ROWS + 1
+        assert len(updates) == merges + (staged > 0), updates
 
         # the same (key, operation) twice in one chunk is one row, one attempt, the last reason;
         # then a chunk of existing and new rows: one moves, the other is added
@@ -578,6 +585,38 @@ class TestRejectionsInBulk:
             fetch="one",
         )
         assert tuple(rows) == (20_000, 2, 2, 493)
+
+    def test_long_keys_acknowledged_raise_the_runners_memory_cap(
+        self,
+        project: Any,
+        monkeypatch: pytest.MonkeyPatch,
+        warehouse_target: dict[str, Any],
+    ) -> None:
+        """One commit of 10,000 acknowledgements whose keys are 2,000 characters long holds
+        20 MB in the warehouse: under a 4 MB cap it ran out of memory and failed the sync; the
+        cap goes up, as for a stream, and every acknowledgement is kept."""
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        monkeypatch.setitem(RUNNER_SETTINGS, "memory_limit", "4MB")
+        mapping = SimpleNamespace(name="long_keys")
+        warehouse = open_bookkeeping(project, warehouse_target)
+        acks = warehouse.mapping_table(mapping, "acks")
+        try:
+            warehouse.execute(
+                f"create table {acks} (record_key text, row_hash text, operation text, "
+                "change_version bigint, acked_at timestamp)"
+            )
+            keys = [f"{i:05d}" + "k" * 1_995 for i in range(10_000)]
+            warehouse.acknowledge(
+                mapping, Acks(keys, ["h"] * len(keys), ["added"] * len(keys), [1] * len(keys))
+            )
+        finally:
+            warehouse.close()
+        rows = project.run_sql(
+            f"select count(distinct record_key), min(length(record_key)) from {acks}",
+            fetch="one",
+        )
+        assert tuple(rows) == (10_000, 2_000)
 
 
 def duplicated_issues(project: Any) -> list[tuple[Any, ...]]:

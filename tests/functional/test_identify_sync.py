@@ -169,7 +169,8 @@ class TestInvalidKeys:
 
 WIDE_TRAITS = 60
 # a message of about 5.6 KB a row: DuckDB works on 2,048 rows at a time, and the lane's SQL for
-# that many needed more than the runner's 32 MB (128 MB for 61 columns of about 100 characters)
+# that many needed more than the runner's cap (20 MB): 128 MB for 61 columns of about 100
+# characters
 WIDE_SQL = (
     "select i as id, "
     + ", ".join(

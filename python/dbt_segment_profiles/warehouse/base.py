@@ -407,12 +407,18 @@ class Warehouse(AdapterConnections):
             "change_version": ("bigint", versions),
         }
         acked_at = datetime.now(timezone.utc).replace(tzinfo=None)  # UTC, as the runs table
+        self.with_memory(lambda: self._insert_acks(table, columns, acked_at))
+
+    def _insert_acks(
+        self, table: str, columns: dict[str, tuple[str, Sequence[Any]]], acked_at: datetime
+    ) -> None:
         with self.transaction() as cur, self.column_source(cur, columns) as (source, params):
             cur.execute(
                 f"insert into {table} (record_key, row_hash, operation, change_version, "
                 f"acked_at) select record_key, row_hash, operation, change_version, {self.param} "
                 f"from {source} as a",
-                (*params, acked_at),
+                # in the order of their placeholders: acked_at's comes before the source's
+                (acked_at, *params),
             )
 
     def record_attempts(self, mapping: Mapping) -> None:

@@ -18,19 +18,25 @@ from .base import PendingStream, T, Warehouse
 # Python columns as DuckDB sees them (Warehouse.column_source), and the types held as integers
 _COLUMNS_VIEW = "__segment_profiles_columns"
 _INTEGERS = {"int", "integer", "bigint"}
+# how a commit that ran out of memory fails (a TransactionException, not an out-of-memory one)
+_PIN_FAILED = "failed to pin block"
 _LOCK_HOLDER = re.compile(r"lock is held in (\S+) \(PID (\d+)\)")
-# the runner's DuckDB session: memory flat as tables grow (its joins stream and spill)
+# the runner's DuckDB session: memory flat as tables grow (its joins stream and spill). DuckDB
+# keeps its cap full of cached blocks, so the cap is resident: on 1,000,000 subscriptions rows
+# the sync peaked at 261 MiB under 32 MB, 246 under 16; 12 MB failed a checkpoint. 20 MB,
+# with acknowledgements gathered by 10,000 and chunks of 1,500 rows: 242 MiB (identify 228)
 RUNNER_SETTINGS = {
-    "memory_limit": "32MB",
+    "memory_limit": "20MB",
     # one thread: two threads' hash tables for the acks join (an interrupted sync's re-run:
-    # 1M pending, most acknowledged) ran out of 32 MB where one spills; the runner's own threads
+    # 1M pending, most acknowledged) ran out of the cap where one spills; the runner's threads
     # keep both cores busy meanwhile
     "threads": "1",
 }
-# the runner's cap is doubled, up to this, while a stream's first chunk or a merge of issues
-# runs out of memory: DuckDB works on 2,048 rows at a time, and wide messages need more than the
-# 32 MB every other query of the runner fits in (61 text traits of about 100 characters needed
-# 128 MB); so do issues of long reasons recorded again (their update's join holds them)
+# the runner's cap is doubled, up to this, while a stream's first chunk, a merge of issues or
+# a commit of acknowledgements runs out of memory: DuckDB works on 2,048 rows at a time, and
+# wide messages need more than the cap every other query of the runner fits in (61 text traits
+# of about 100 characters needed 128 MB); so do issues of long reasons recorded again (their
+# update's join holds them)
 MAX_RUNNER_MEMORY_MB = 1024
 _TEMPORAL = {
     "DATE": "date",
@@ -206,8 +212,9 @@ class DuckDBWarehouse(Warehouse):
         """What the runner wrote goes into the file now, under its own memory cap. Left to the
         instance's close, the checkpoint would run with the cap lifted and hold every block the
         sync wrote at once: 1M issue rows +150 MB, 5M +1 GB. Under a cap it spills (5M rows:
-        +8 MB at 32 MB). A checkpoint that fails (out of memory, say) invalidates the instance,
-        but the WAL stays and the next connection replays it: nothing written is lost."""
+        +8 MB at a cap of 32 MB). A checkpoint that fails (out of memory, say) invalidates the
+        instance, but the WAL stays and the next connection replays it: nothing written is
+        lost."""
         with self._lock:
             try:
                 self._conn.handle.cursor().execute("checkpoint")
@@ -247,10 +254,15 @@ def _lock_error(exc: BaseException) -> str | None:
 
 
 def _out_of_memory(exc: BaseException) -> bool:
-    """Whether DuckDB ran out of memory, wherever dbt wrapped its error."""
+    """Whether DuckDB ran out of memory, wherever dbt wrapped its error: in a statement, or in
+    a commit that could not pin a block to write (the transaction is rolled back whole)."""
     import duckdb
 
-    return any(isinstance(seen, duckdb.OutOfMemoryException) for seen in _wrapped(exc))
+    return any(
+        isinstance(seen, duckdb.OutOfMemoryException)
+        or (isinstance(seen, duckdb.TransactionException) and _PIN_FAILED in str(seen))
+        for seen in _wrapped(exc)
+    )
 
 
 def _parse_json(rows: list[tuple], indexes: list[int]) -> list[tuple]:
