@@ -39,6 +39,7 @@ test: $(STAMP)
 	PYTHON=$(PYTHON) UV=$(BIN)/uv bash scripts/ensure_databricks_venv.sh
 	bash scripts/ensure_spark.sh
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	bash scripts/beside.sh "$(BIN)/pytest -q --profile spark tests/functional" bash -c \
 		"$(BIN)/pytest -q $(WORKERS) --profile duckdb \
 		&& $(BIN)/pytest -q $(WORKERS) --profile postgres tests/functional"

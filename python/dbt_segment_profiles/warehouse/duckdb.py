@@ -64,8 +64,10 @@ class DuckDBWarehouse(Warehouse):
     # each merge's update passes over the mapping's issues, whatever the number of its keys:
     # recording 1,000,000 issues again took 2.7 s in merges of 10,000, 1.7 s in merges of
     # 60,000; with the keys scattered over the table, 14.8 s in merges of 10,000 and 4.2 s of
-    # 50,000. Merges of a row group (122,880) or more made the next updates slower
-    issue_merge_rows = 60_000
+    # 50,000. Merges of a row group (122,880) or more made the next updates slower. An update
+    # holds its rows' old values until it commits: 40,000 or more ran out of the runner's 20 MB
+    # cap, which then went up to 40 (1,000,000 issues again: 245 MiB peak); 30,000 fit (222)
+    issue_merge_rows = 30_000
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         self._wait_seconds = wait_seconds
