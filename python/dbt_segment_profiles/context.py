@@ -13,6 +13,9 @@ from .project import DbtProject, load_manifest, locate, parse_vars, segment_vars
 from .settings import Settings, parse_settings
 from .warehouse import Warehouse, open_warehouse
 
+# what checked_parts keeps of each model node
+_CHECKED_NODE_KEYS = ("unique_id", "name", "resource_type", "package_name", "config")
+
 
 @dataclass
 class Context:
@@ -20,6 +23,7 @@ class Context:
     settings: Settings
     mappings: list[Mapping]
     problems: list[ConfigProblem] = field(default_factory=list)
+    # the parts of dbt's manifest the checks read (checked_parts)
     manifest: dict[str, Any] = field(default_factory=dict)
     # how long to wait for another process holding the warehouse or a mapping's lock
     lock_wait_seconds: float = 0.0
@@ -63,8 +67,24 @@ def load_context(
     settings, problems = parse_settings(segment_vars(project), target_schema)
     mapping_set = load_mappings(manifest, settings)
     return Context(
-        project, settings, mapping_set.mappings, problems + mapping_set.problems, manifest
+        project,
+        settings,
+        mapping_set.mappings,
+        problems + mapping_set.problems,
+        checked_parts(manifest),
     )
+
+
+def checked_parts(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What the checks before sending read of the manifest (capture_checks.py): each model's
+    name and config. The rest (macros, sources, each node's SQL, columns and docs: most of a
+    large project's manifest) is let go before the sync starts, not held beside its rows."""
+    nodes = {
+        unique_id: {key: node[key] for key in _CHECKED_NODE_KEYS if key in node}
+        for unique_id, node in manifest.get("nodes", {}).items()
+        if node.get("resource_type") == "model"
+    }
+    return {"metadata": manifest.get("metadata", {}), "nodes": nodes}
 
 
 def select_mappings(
