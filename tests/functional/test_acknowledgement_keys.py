@@ -10,7 +10,7 @@ from dbt.tests.util import run_dbt
 from segment_testing import acknowledged_keys, by_mapping, received, segment
 
 # tab, newline, carriage return, backslash, COPY's NULL marker, a quote, ASCII's unit separator
-# (what DuckDB's bulk write joins values with), unicode
+# (what separates the parts of a messageId's text, the key last), unicode
 KEYS_SQL = """
 select 'tab' || chr(9) || 'key' as id, 'a' as plan
 union all select 'line' || chr(10) || 'key', 'b'
