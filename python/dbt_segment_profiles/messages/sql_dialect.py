@@ -48,6 +48,11 @@ class DuckDBDialect:
         """The JSON text of a value whose kind the lane accepts; NULL for NULL."""
         return f"cast(to_json({expression}) as varchar)"
 
+    def concat(self, *parts: str) -> str:
+        """Texts, none of them NULL, one after the other. DuckDB's `concat` writes the result
+        once, where each `||` copies what the ones before it wrote."""
+        return f"concat({', '.join(parts)})"
+
     def text_constant(self, value: str | None) -> str:
         """A text constant (NULL for None) that functions such as `json_text` accept."""
         return "null" if value is None else self.literal(value)
@@ -194,6 +199,10 @@ class PostgresDialect(DuckDBDialect):
     shares_subexpressions = False
 
     name = "postgres"
+
+    def concat(self, *parts: str) -> str:
+        # Postgres' `concat` takes "any" and calls each argument's output function
+        return " || ".join(parts)
 
     def json_text(self, expression: str) -> str:
         return f"cast(to_json({expression}) as text)"

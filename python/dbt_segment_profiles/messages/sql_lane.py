@@ -105,11 +105,12 @@ def _body_sql(entries: list[tuple[str, _Value]], dialect: SqlDialect) -> str:
         body = dialect.json_object(pairs)
         if body is not None:
             return body
-    pieces = [
-        f"{dialect.literal(orjson.dumps(name).decode() + ':')} || coalesce({value.text}, 'null')"
-        for name, value in entries
-    ]
-    return "'{' || " + " || ',' || ".join(pieces) + " || '}'"
+    pieces = ["'{'"]
+    for name, value in entries:
+        comma = "," if len(pieces) > 1 else ""
+        pieces += [dialect.literal(f"{comma}{orjson.dumps(name).decode()}:")]
+        pieces += [f"coalesce({value.text}, 'null')"]
+    return dialect.concat(*pieces, "'}'")
 
 
 def _id(spec: ScalarSpec | None, field: str, dialect: SqlDialect) -> str | None:
@@ -182,14 +183,14 @@ def sql_lane(plan: MessagePlan, dialect: SqlDialect) -> SqlLane | None:
         if field in plan.required:
             reasons.append((f"{sql} is null", _missing(field, spec, dialect)))
         if field == "event_name":
-            event = f"',\"event\":' || {value}"  # required: never NULL when sent
+            event = sql  # required: never NULL when sent
         elif plan.action == "track":
             # Segment's own track action drops group_id; context.groupId keeps it visible
             contexts.append(f"coalesce(',\"groupId\":' || {value}, '')")
         else:
             parts.append(f"coalesce(',\"groupId\":' || {value}, '')")
     if event is not None:
-        parts.append(event)
+        parts += [dialect.literal(',"event":'), dialect.json_text(event)]
     body = plan.body
     entries: list[tuple[str, _Value]] = []
     if body is not None:
@@ -203,7 +204,7 @@ def sql_lane(plan: MessagePlan, dialect: SqlDialect) -> SqlLane | None:
             if value.python_if:
                 python_if.append(value.python_if)
             lets += value.lets
-    parts.append(f"',\"{plan.body_key}\":' || {_body_sql(entries, dialect)}")
+    parts += [dialect.literal(f',"{plan.body_key}":'), _body_sql(entries, dialect)]
     spec = scalars.get("timestamp")
     if spec is not None:
         sql = _timestamp_sql(spec, dialect)
@@ -215,9 +216,13 @@ def sql_lane(plan: MessagePlan, dialect: SqlDialect) -> SqlLane | None:
         parts.append(f"coalesce(',\"timestamp\":' || {dialect.json_text(sql)}, '')")
     needs_python = " or ".join(f"({c})" for c in python_if) or "false"
     reason = "case " + " ".join(f"when {c} then {r}" for c, r in reasons) + " end"
-    context = " || ".join(contexts) if contexts else "cast(null as varchar)"
+    context = dialect.concat(*contexts) if contexts else "cast(null as varchar)"
+    json = dialect.concat(*parts)
+    if event is not None:
+        # NULL without its event, as a `||` of them would be (the row is rejected for it)
+        json = f"case when {event} is not null then {json} end"
     return SqlLane(
-        json=" || ".join(parts),
+        json=json,
         context=context,
         reason=reason,
         needs_python=f"coalesce({needs_python}, false)",

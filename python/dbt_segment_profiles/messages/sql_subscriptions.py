@@ -32,6 +32,7 @@ class _Dialect(Protocol):
     def literal(self, text: str) -> str: ...
     def column(self, name: str) -> str: ...
     def json_text(self, expression: str) -> str: ...
+    def concat(self, *parts: str) -> str: ...
     def is_string(self, kind: str) -> bool: ...
     def is_boolean(self, kind: str) -> bool: ...
     def printable_ascii(self, expression: str) -> str: ...
@@ -140,11 +141,10 @@ def subscription_sql(plan: MessagePlan, d: _Dialect) -> SubscriptionSql | None:
             bad += [status.bad] if status.bad else []
             value = d.column(entry.column)
             head = d.literal('{"name":' + name)
-            groups.append(
-                f"case when {value} is not null then {head} || "
-                f"coalesce(',\"status\":\"' || {once(status, entry.column)} || '\"', '') "
-                "|| '}' end"
-            )
+            # NULL for a status SQL does not know (the row is rejected for it): no status
+            known = f"',\"status\":\"' || {once(status, entry.column)} || '\"'"
+            written = d.concat(head, f"coalesce({known}, '')", "'}'")
+            groups.append(f"case when {value} is not null then {written} end")
             present.append(f"{value} is not null")
     groups_present = " or ".join(f"({p})" for p in present) or "false"
 
@@ -160,25 +160,32 @@ def subscription_sql(plan: MessagePlan, d: _Dialect) -> SubscriptionSql | None:
 
     entries = []
     for channel, status in zip(CHANNELS, statuses, strict=True):
-        key = d.json_text(ids[channel.id_index])
-        entry = f'\'{{"key":\' || {key} || \',"type":"{channel.type}","status":"\' || '
-        entry += f"{status} || '\"'"
+        id_sql = ids[channel.id_index]
+        pieces = [
+            d.literal('{"key":'),
+            d.json_text(id_sql),
+            d.literal(f',"type":"{channel.type}","status":"'),
+            status,
+            "'\"'",
+        ]
         if channel.id_index == 0 and groups:
-            entry += (
-                f" || case when {groups_present} then ',\"groups\":[' || "
-                f"concat_ws(',', {', '.join(groups)}) || ']' else '' end"
-            )
-        entries.append(f"case when {status} is not null then {entry} || '}}' end")
+            listed = d.concat("',\"groups\":['", f"concat_ws(',', {', '.join(groups)})", "']'")
+            pieces.append(f"case when {groups_present} then {listed} else '' end")
+        pieces.append("'}'")
+        # without its id the entry is left out (the row is rejected for it: see reasons)
+        entries.append(
+            f"case when {status} is not null and {id_sql} is not null then {d.concat(*pieces)} end"
+        )
     external = []
     for id_sql, id_type in zip(ids, EXTERNAL_ID_TYPES, strict=True):
         tail = f',"type":"{id_type}","collection":"users","encoding":"none"}}'
-        external.append(
-            f"case when {id_sql} is not null then "
-            f"'{{\"id\":' || {d.json_text(id_sql)} || {d.literal(tail)} end"
-        )
-    context = (
-        f"',\"messaging_subscriptions\":[' || concat_ws(',', {', '.join(entries)}) || "
-        f"'],\"externalIds\":[' || concat_ws(',', {', '.join(external)}) || "
-        "'],\"messaging_subscriptions_retl\":true'"
+        written = d.concat(d.literal('{"id":'), d.json_text(id_sql), d.literal(tail))
+        external.append(f"case when {id_sql} is not null then {written} end")
+    context = d.concat(
+        d.literal(',"messaging_subscriptions":['),
+        f"concat_ws(',', {', '.join(entries)})",
+        d.literal('],"externalIds":['),
+        f"concat_ws(',', {', '.join(external)})",
+        d.literal('],"messaging_subscriptions_retl":true'),
     )
     return SubscriptionSql(python_if, reasons, context, lets)
