@@ -238,6 +238,10 @@ ODD_STATUSES = [
     "back\\slash",
     "\tsubscribed",
     "Ünsubscribed",
+    # lower() may make a non-ASCII letter an ASCII one (Turkish dotted I): only the builder
+    # can tell whether it is a word it knows
+    "SUBSCR\u0130BED",
+    "subscri\x01bed",
     "x" * 100,
     "unsubscribed\n",
     "sub scribed",

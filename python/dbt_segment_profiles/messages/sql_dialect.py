@@ -144,6 +144,10 @@ class DuckDBDialect:
         with Python's)."""
         return f"regexp_full_match({expression}, '[ -~]*')"
 
+    def ascii(self, expression: str) -> str:
+        """True when the text holds only ASCII: as many bytes as characters (no regex)."""
+        return f"strlen({expression}) = length({expression})"
+
     def json_column(self, expression: str, kind: str, name: str) -> JsonColumn | None:
         """A JSON column's value as the builder sends it (parsed, then written compactly), and
         the condition under which only the builder can tell; None when `kind` is not JSON.
@@ -290,6 +294,9 @@ class PostgresDialect(DuckDBDialect):
 
     def printable_ascii(self, expression: str) -> str:
         return f"({expression} ~ '^[ -~]*$')"
+
+    def ascii(self, expression: str) -> str:
+        return f"octet_length({expression}) = char_length({expression})"
 
     def json_column(self, expression: str, kind: str, name: str) -> JsonColumn | None:
         """jsonb strings, booleans, null and plain integers print as the builder writes them

@@ -36,6 +36,7 @@ class _Dialect(Protocol):
     def is_string(self, kind: str) -> bool: ...
     def is_boolean(self, kind: str) -> bool: ...
     def printable_ascii(self, expression: str) -> str: ...
+    def ascii(self, expression: str) -> str: ...
     def contains(self, expression: str, text: str) -> str: ...
     def lower_trim(self, expression: str) -> str: ...
     def text_constant(self, value: str | None) -> str: ...
@@ -71,10 +72,15 @@ def _status(column: str | None, kind: str, constant: object, d: _Dialect) -> _St
     cases = " ".join(f"when {d.literal(k)} then {d.literal(v)}" for k, v in STATUS_WORDS.items())
     known = ", ".join(d.literal(k) for k in ("", *STATUS_WORDS))
     bad = f"{value} is not null and {text} not in ({known})"
-    # Python's repr quotes with ' and escapes nothing in printable ASCII without ' and \
+    # A status SQL knows is spaces and a word, whose letters are ASCII unless lower() made
+    # them so: the builder reads it alike when it is ASCII. Any other goes to the builder
+    # unless it is printable ASCII without ' and \, which Python's repr quotes with ' and
+    # escapes nothing of. The regex runs only for the statuses SQL does not know (a CASE
+    # evaluates a branch for its own rows only).
     python_if = (
-        f"{value} is not null and (not {d.printable_ascii(value)} or ({bad} and "
-        f"({d.contains(value, chr(39))} or {d.contains(value, chr(92))})))"
+        f"{value} is not null and case when {text} in ({known}) then not {d.ascii(value)} "
+        f"else not {d.printable_ascii(value)} or {d.contains(value, chr(39))} or "
+        f"{d.contains(value, chr(92))} end"
     )
     quoted = f"'''' || {value} || ''''"
     limit = REPR_LIMIT
