@@ -105,12 +105,12 @@ def _body_sql(entries: list[tuple[str, _Value]], dialect: SqlDialect) -> str:
         body = dialect.json_object(pairs)
         if body is not None:
             return body
-    pieces = ["'{'"]
-    for name, value in entries:
-        comma = "," if len(pieces) > 1 else ""
+    pieces = [dialect.literal("{")]
+    for number, (name, value) in enumerate(entries):
+        comma = "," if number else ""
         pieces += [dialect.literal(f"{comma}{orjson.dumps(name).decode()}:")]
         pieces += [f"coalesce({value.text}, 'null')"]
-    return dialect.concat(*pieces, "'}'")
+    return dialect.concat(*pieces, dialect.literal("}"))
 
 
 def _id(spec: ScalarSpec | None, field: str, dialect: SqlDialect) -> str | None:

@@ -149,7 +149,7 @@ def subscription_sql(plan: MessagePlan, d: _Dialect) -> SubscriptionSql | None:
             head = d.literal('{"name":' + name)
             # NULL for a status SQL does not know (the row is rejected for it): no status
             known = f"',\"status\":\"' || {once(status, entry.column)} || '\"'"
-            written = d.concat(head, f"coalesce({known}, '')", "'}'")
+            written = d.concat(head, f"coalesce({known}, '')", d.literal("}"))
             groups.append(f"case when {value} is not null then {written} end")
             present.append(f"{value} is not null")
     groups_present = " or ".join(f"({p})" for p in present) or "false"
@@ -172,12 +172,14 @@ def subscription_sql(plan: MessagePlan, d: _Dialect) -> SubscriptionSql | None:
             d.json_text(id_sql),
             d.literal(f',"type":"{channel.type}","status":"'),
             status,
-            "'\"'",
+            d.literal('"'),
         ]
         if channel.id_index == 0 and groups:
-            listed = d.concat("',\"groups\":['", f"concat_ws(',', {', '.join(groups)})", "']'")
+            listed = d.concat(
+                d.literal(',"groups":['), f"concat_ws(',', {', '.join(groups)})", d.literal("]")
+            )
             pieces.append(f"case when {groups_present} then {listed} else '' end")
-        pieces.append("'}'")
+        pieces.append(d.literal("}"))
         # without its id the entry is left out (the row is rejected for it: see reasons)
         entries.append(
             f"case when {status} is not null and {id_sql} is not null then {d.concat(*pieces)} end"
