@@ -495,6 +495,29 @@ class TestRejectionsInBulk:
         assert 2 <= merges + (staged > 0) < 5_000 // CHUNK_ROWS + 1
         assert len(updates) == merges + (staged > 0), updates
 
+        # none recorded before: the recorder gathers up to issue_insert_rows for each insert
+        # (DuckDB: a row group, which it writes without its WAL), and no update runs
+        warehouse = open_bookkeeping(project, warehouse_target)
+        try:
+            warehouse.execute(
+                f"delete from {warehouse.table('segment_record_issues')} "
+                f"where mapping_name = {warehouse.param}",
+                ("subscribers",),
+            )
+        finally:
+            warehouse.close()
+        statements.clear()
+        for cls in (DuckDBWarehouse, PostgresWarehouse):
+            monkeypatch.setattr(cls, "issue_insert_rows", CHUNK_ROWS)
+        code, document = segment(project, "sync")
+        assert code == 1, document
+        assert issue_summary(project) == (5_000, 5_000, 1, 1, "rejected", "rejected", 0)
+        on_issues = [s for s in statements if '"segment_record_issues"' in s]
+        inserts = [s for s in on_issues if s.lstrip().startswith("insert")]
+        assert not [s for s in on_issues if s.lstrip().startswith("update")], on_issues
+        # an insert per chunk, where merges of issue_merge_rows took two chunks each
+        assert len(inserts) == -(-5_000 // CHUNK_ROWS), inserts
+
         # the same (key, operation) twice in one chunk is one row, one attempt, the last reason;
         # then a chunk of existing and new rows: one moves, the other is added
         mapping = SimpleNamespace(name="duplicated")  # only the mapping's name is read

@@ -12,7 +12,8 @@ statement per issue. A sync hands its issues over 10,000 or so at a time, and th
 gathers them in the warehouse (IssueStage) up to the warehouse's `issue_merge_rows`: on DuckDB
 an update of 10,000 keys scattered over 1,000,000 issues costs nearly what one of 120,000 does,
 but past a few hundred thousand one update gets slower per row again (250,000: 3.7 s for
-1,000,000 rows, against 1.3 s in merges of 100,000).
+1,000,000 rows, against 1.3 s in merges of 100,000). When every issue is new there is no such
+pass, and the recorder gathers up to `issue_insert_rows` for each insert.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class IssueStage:
         self.warehouse = warehouse
         self.mapping_name = mapping_name
         self.all_new = all_new
-        self.merge_rows = warehouse.issue_merge_rows
+        self.merge_rows = (all_new and warehouse.issue_insert_rows) or warehouse.issue_merge_rows
         self.numbered = _Numbered()
         self.staged = 0
         self.created = False

@@ -140,6 +140,9 @@ class Warehouse(AdapterConnections):
     # the issue recorder merges its stage into the issues table once this many have gathered
     # (state/issues.py IssueStage): each merge is one pass over the mapping's issues
     issue_merge_rows = issue_rows
+    # the same when every issue is new (one insert, no pass over the mapping's issues);
+    # None: issue_merge_rows
+    issue_insert_rows: int | None = None
 
     # whether names carry the target's database: the profile may point at one that is not
     # the session's default (a DuckDB `attach`ed one)

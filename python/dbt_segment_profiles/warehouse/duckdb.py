@@ -68,6 +68,13 @@ class DuckDBWarehouse(Warehouse):
     # holds its rows' old values until it commits: 40,000 or more ran out of the runner's 20 MB
     # cap, which then went up to 40 (1,000,000 issues again: 245 MiB peak); 30,000 fit (222)
     issue_merge_rows = 30_000
+    # when every issue is new: DuckDB writes the rows of a transaction that fill a row group
+    # (122,880) straight to the database file, where smaller inserts go through the WAL and
+    # are compressed again at each checkpoint. 1,000,000 failed rows, all new: the sync
+    # waited for the recorder 4.4-5.7 s in merges of 30,000, 2.0-2.1 s in merges of a row
+    # group, its phase 14.1-17.6 s against 11.1-11.7 s, at the same peak (each alternated
+    # with merges of two row groups: 1.8-2.3 s, 10.6-14.0 s)
+    issue_insert_rows = 122_880
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         self._wait_seconds = wait_seconds
