@@ -641,6 +641,70 @@ class TestRejectionsInBulk:
         )
         assert tuple(rows) == (10_000, 2_000)
 
+    @pytest.mark.postgres_only
+    def test_issues_recorded_again_are_merged_without_nested_loops(
+        self, project: Any, monkeypatch: pytest.MonkeyPatch, warehouse_target: dict[str, Any]
+    ) -> None:
+        """Issues a sync has just inserted are recorded again by the next one, before
+        autovacuum has analyzed them: the statistics show the mapping as a handful of rows, and
+        a plan for those may probe one side once per row of the other. 1,000,000 rejected rows
+        recorded again right after their first sync ran one update for over ten minutes."""
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        mapping = SimpleNamespace(name="stale_statistics")
+        reason = "column status has subscription status 'MAYBE'; expected subscribed, ..."
+        issues = [RecordIssue(f"{i:06d}", "added", reason, "rejected") for i in range(20_000)]
+        warehouse = open_bookkeeping(project, warehouse_target)
+        table = warehouse.table("segment_record_issues")
+        try:
+            # statistics taken when another mapping had issues and this one none, and kept so
+            warehouse.execute(f"alter table {table} set (autovacuum_enabled = false)")
+            warehouse.record_issues(SimpleNamespace(name="another"), issues[:5_000], True)
+            warehouse.execute(f"analyze {table}")
+            warehouse.record_issues(mapping, issues, True)
+            plans: list[str] = []
+            for name in ("transaction", "side_transaction"):
+                original = getattr(PostgresWarehouse, name)
+                monkeypatch.setattr(PostgresWarehouse, name, _explaining(original, plans))
+            warehouse.record_issues(mapping, issues)
+        finally:
+            monkeypatch.undo()
+            warehouse.execute(f"alter table {table} reset (autovacuum_enabled)")
+            warehouse.close()
+        assert plans, "the merge ran no update"
+        for plan in plans:
+            # the planner's choice turns on a few percent of cost either way; the merge's own
+            # setting is what keeps the nested loop out
+            assert plan.startswith("enable_nestloop off\n"), plan
+            assert "Nested Loop" not in plan, plan
+        assert issue_summary(project, mapping.name) == (20_000, 20_000, 2, 2) + (
+            "rejected",
+            "rejected",
+            0,
+        )
+
+
+def _explaining(original: Any, plans: list[str]) -> Any:
+    @contextlib.contextmanager
+    def transaction(self: Any) -> Iterator[Any]:
+        with original(self) as cursor:
+            yield _ExplainingCursor(cursor, plans)
+
+    return transaction
+
+
+class _ExplainingCursor(_CountingCursor):
+    """Each update's plan, explained with its parameters before it runs, after the setting
+    that allows nested loops."""
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.lstrip().startswith("update"):
+            self._cursor.execute("show enable_nestloop")
+            lines = [f"enable_nestloop {self._cursor.fetchall()[0][0]}"]
+            self._cursor.execute("explain " + sql, *args)
+            self._statements.append("\n".join(lines + [row[0] for row in self._cursor.fetchall()]))
+        return self._cursor.execute(sql, *args)
+
 
 def duplicated_issues(project: Any) -> list[tuple[Any, ...]]:
     rows = project.run_sql(

@@ -187,6 +187,7 @@ def _merge(
         "on r.issue = k.issue"
     )
     reason_columns = numbered.columns()
+    warehouse.before_issue_merge(cur)
     if all_new:
         cur.execute(
             f"{insert}({staged}) as s", (mapping_name, now, now, *keyed[1], *reason_columns)

@@ -506,6 +506,10 @@ class Warehouse(AdapterConnections):
         `all_new`: none of them is recorded yet (one insert)."""
         self.with_memory(lambda: record_issues(self, mapping.name, issues, all_new))
 
+    def before_issue_merge(self, cur: Any) -> None:
+        """Settings for the rest of a merge's transaction (state/issues.py), before its update
+        and insert join the staged issues with the mapping's recorded ones."""
+
     def with_memory(self, work: Callable[[], T]) -> T:
         """Run `work` (a transaction of its own, or a stream's first fetch); a warehouse that
         caps its own memory raises the cap and runs it again when it runs out."""
