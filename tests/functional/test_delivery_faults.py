@@ -398,11 +398,14 @@ def count_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return statements
 
 
-def _counting(original: Any, statements: list[str]) -> Any:
+def _counting(original: Any, statements: list[str], wrap: Any = None) -> Any:
+    """`original` (a transaction method) with its cursor wrapped (a _CountingCursor)."""
+    wrap = wrap or _CountingCursor
+
     @contextlib.contextmanager
     def transaction(self: Any) -> Iterator[Any]:
         with original(self) as cursor:
-            yield _CountingCursor(cursor, statements)
+            yield wrap(cursor, statements)
 
     return transaction
 
@@ -665,7 +668,8 @@ class TestRejectionsInBulk:
             plans: list[str] = []
             for name in ("transaction", "side_transaction"):
                 original = getattr(PostgresWarehouse, name)
-                monkeypatch.setattr(PostgresWarehouse, name, _explaining(original, plans))
+                explaining = _counting(original, plans, _ExplainingCursor)
+                monkeypatch.setattr(PostgresWarehouse, name, explaining)
             warehouse.record_issues(mapping, issues)
         finally:
             monkeypatch.undo()
@@ -682,15 +686,6 @@ class TestRejectionsInBulk:
             "rejected",
             0,
         )
-
-
-def _explaining(original: Any, plans: list[str]) -> Any:
-    @contextlib.contextmanager
-    def transaction(self: Any) -> Iterator[Any]:
-        with original(self) as cursor:
-            yield _ExplainingCursor(cursor, plans)
-
-    return transaction
 
 
 class _ExplainingCursor(_CountingCursor):
