@@ -398,9 +398,8 @@ def count_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return statements
 
 
-def _counting(original: Any, statements: list[str], wrap: Any = None) -> Any:
-    """`original` (a transaction method) with its cursor wrapped (a _CountingCursor)."""
-    wrap = wrap or _CountingCursor
+def _counting(original: Any, statements: list[str], wrap: Any = _CountingCursor) -> Any:
+    """`original` (a transaction method) with its cursor wrapped in `wrap`."""
 
     @contextlib.contextmanager
     def transaction(self: Any) -> Iterator[Any]:
@@ -681,11 +680,8 @@ class TestRejectionsInBulk:
             # setting is what keeps the nested loop out
             assert plan.startswith("enable_nestloop off\n"), plan
             assert "Nested Loop" not in plan, plan
-        assert issue_summary(project, mapping.name) == (20_000, 20_000, 2, 2) + (
-            "rejected",
-            "rejected",
-            0,
-        )
+        summary = issue_summary(project, mapping.name)
+        assert summary == (20_000, 20_000, 2, 2, "rejected", "rejected", 0)
 
 
 class _ExplainingCursor(_CountingCursor):
