@@ -23,7 +23,7 @@ from dbt_segment_profiles.state.issues import IssueStage
 from dbt_segment_profiles.sync_engine import CHUNK_ROWS
 from dbt_segment_profiles.warehouse import Acks, RecordIssue
 from dbt_segment_profiles.warehouse.duckdb import RUNNER_SETTINGS, DuckDBWarehouse
-from dbt_segment_profiles.warehouse.postgres import PostgresWarehouse
+from dbt_segment_profiles.warehouse.postgres import MERGE_WORK_MEM_MB, PostgresWarehouse
 from segment_testing import (
     USERS_YML,
     WRITE_KEY_ENV,
@@ -481,21 +481,26 @@ class TestRejectionsInBulk:
 
         # calls gathered in the warehouse and merged in bulk: each chunk of rejected rows
         # handed over, merged once two chunks or more have gathered, and at the end
-        statements.clear()
-        for cls in (DuckDBWarehouse, PostgresWarehouse):
-            monkeypatch.setattr(cls, "issue_rows", 1)
-            monkeypatch.setattr(cls, "issue_merge_rows", 2 * CHUNK_ROWS)
-        code, document = segment(project, "sync")
-        assert code == 1, document
-        assert issue_summary(project) == (5_000, 5_000, 3, 3, "rejected", "rejected", 0)
-        updates = [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
-        merges, staged = 0, 0
-        for start in range(0, 5_000, CHUNK_ROWS):
-            staged += min(CHUNK_ROWS, 5_000 - start)
-            if staged >= 2 * CHUNK_ROWS:
-                merges, staged = merges + 1, 0
-        assert 2 <= merges + (staged > 0) < 5_000 // CHUNK_ROWS + 1
-        assert len(updates) == merges + (staged > 0), updates
+        for growth, attempts in ((1, 3), (2, 4)):
+            statements.clear()
+            for cls in (DuckDBWarehouse, PostgresWarehouse):
+                monkeypatch.setattr(cls, "issue_rows", 1)
+                monkeypatch.setattr(cls, "issue_merge_rows", CHUNK_ROWS * (3 - growth))
+                monkeypatch.setattr(cls, "issue_merge_growth", growth)
+            code, document = segment(project, "sync")
+            assert code == 1, document
+            summary = (5_000, 5_000, attempts, attempts, "rejected", "rejected", 0)
+            assert issue_summary(project) == summary
+            updates = [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
+            merges, staged, merge_rows = 0, 0, CHUNK_ROWS * (3 - growth)
+            for start in range(0, 5_000, CHUNK_ROWS):
+                staged += min(CHUNK_ROWS, 5_000 - start)
+                if staged >= merge_rows:
+                    merges, staged, merge_rows = merges + 1, 0, merge_rows * growth
+            # growing merges: one of a chunk, one of two and the rest, where merges of one
+            # chunk each took four
+            assert merges + (staged > 0) == (2 if growth == 1 else 3)
+            assert len(updates) == merges + (staged > 0), updates
 
         # none recorded before: the recorder gathers up to issue_insert_rows for each insert
         # (DuckDB: a row group, which it writes without its WAL), and no update runs
@@ -679,19 +684,23 @@ class TestRejectionsInBulk:
             # the planner's choice turns on a few percent of cost either way; the merge's own
             # setting is what keeps the nested loop out
             assert plan.startswith("enable_nestloop off\n"), plan
+            # the test server's work_mem is Postgres' default, 4 MB: the merge raises it
+            assert plan.split("\n")[1] == f"work_mem {MERGE_WORK_MEM_MB}MB", plan
             assert "Nested Loop" not in plan, plan
         summary = issue_summary(project, mapping.name)
         assert summary == (20_000, 20_000, 2, 2, "rejected", "rejected", 0)
 
 
 class _ExplainingCursor(_CountingCursor):
-    """Each update's plan, explained with its parameters before it runs, after the setting
-    that allows nested loops."""
+    """Each update's plan, explained with its parameters before it runs, after the settings
+    that allow nested loops and size its hash tables."""
 
     def execute(self, sql: str, *args: Any) -> Any:
         if sql.lstrip().startswith("update"):
-            self._cursor.execute("show enable_nestloop")
-            lines = [f"enable_nestloop {self._cursor.fetchall()[0][0]}"]
+            lines = []
+            for setting in ("enable_nestloop", "work_mem"):
+                self._cursor.execute(f"show {setting}")
+                lines.append(f"{setting} {self._cursor.fetchall()[0][0]}")
             self._cursor.execute("explain " + sql, *args)
             self._statements.append("\n".join(lines + [row[0] for row in self._cursor.fetchall()]))
         return self._cursor.execute(sql, *args)

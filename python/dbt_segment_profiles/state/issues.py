@@ -13,7 +13,9 @@ gathers them in the warehouse (IssueStage) up to the warehouse's `issue_merge_ro
 an update of 10,000 keys scattered over 1,000,000 issues costs nearly what one of 120,000 does,
 but past a few hundred thousand one update gets slower per row again (250,000: 3.7 s for
 1,000,000 rows, against 1.3 s in merges of 100,000). When every issue is new there is no such
-pass, and the recorder gathers up to `issue_insert_rows` for each insert.
+pass, and the recorder gathers up to `issue_insert_rows` for each insert. On Postgres each pass
+costs about as much whatever the merge's size (a scan and a hash probe of the whole table), and
+each merge there gathers twice the rows of the one before (`issue_merge_growth`).
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ class IssueStage:
         self.warehouse.with_memory(self._merge_once)
         self.numbered = _Numbered()
         self.staged = 0
+        if not self.all_new:
+            self.merge_rows *= self.warehouse.issue_merge_growth
 
     def _merge_once(self) -> None:
         with self.warehouse.side_transaction() as cur:

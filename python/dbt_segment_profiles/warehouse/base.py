@@ -143,6 +143,9 @@ class Warehouse(AdapterConnections):
     # the same when every issue is new (one insert, no pass over the mapping's issues);
     # None: issue_merge_rows
     issue_insert_rows: int | None = None
+    # each merge that passes over the mapping's issues gathers this many times the rows of the
+    # one before it: log2 passes over a table of issues, rather than one per issue_merge_rows
+    issue_merge_growth = 1
 
     # whether names carry the target's database: the profile may point at one that is not
     # the session's default (a DuckDB `attach`ed one)

@@ -26,6 +26,8 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 # the advisory lock space of this package: capture (macros/locks/acquire_mapping_lock.sql) and
 # sync take the same (class, hashtext(schema.mapping)) lock
 LOCK_CLASS = 24167
+# the least work_mem an issue merge's transaction runs with (before_issue_merge)
+MERGE_WORK_MEM_MB = 64
 
 
 class PostgresWarehouse(Warehouse):
@@ -52,6 +54,10 @@ class PostgresWarehouse(Warehouse):
     # at 200,000 rows, merges of 100,000 overlapped the stream best (phases of 1.55-1.66 s,
     # against 1.61-2.19 s and 1.99-2.07 s). The stage waits in the server's temporary tables
     issue_merge_rows = 100_000
+    # past the first merge, each pass over 1,000,000 issues costs about as much for 100,000
+    # keys as for 400,000 (a scan and a hash probe of every row, 1.1 of its 1.4 s): merges of
+    # 100,000, 200,000, 400,000 and the rest took 3.5-5 s where ten of 100,000 took 10-11 s
+    issue_merge_growth = 2
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         import psycopg2.extras
@@ -85,6 +91,12 @@ class PostgresWarehouse(Warehouse):
         # mapping as a handful of rows (1,000,000 rejected rows recorded again right after
         # their first sync ran one update for over ten minutes; a hash join takes seconds)
         _hash_joins_only(cur)
+        # the merges grow (issue_merge_growth): a hash of 400,000 keys spilled out of the
+        # default 4 MB (times hash_mem_multiplier) in batches; never lowered where set higher
+        cur.execute(
+            f"select set_config('work_mem', '{MERGE_WORK_MEM_MB}MB', true) "
+            f"where pg_size_bytes(current_setting('work_mem')) < {MERGE_WORK_MEM_MB} * 1048576"
+        )
 
     def acknowledge(self, mapping: Mapping, acks: Acks) -> None:
         """As Warehouse.acknowledge, through COPY: a tenth of the client's CPU time of the
