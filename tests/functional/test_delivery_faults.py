@@ -502,6 +502,18 @@ class TestRejectionsInBulk:
             assert merges + (staged > 0) == (2 if growth == 1 else 3)
             assert len(updates) == merges + (staged > 0), updates
 
+        # the issues not yet handed over when the stream ends join the stage's last merge:
+        # two chunks handed over and staged, the rest (2,000) with them in one update
+        statements.clear()
+        for cls in (DuckDBWarehouse, PostgresWarehouse):
+            monkeypatch.setattr(cls, "issue_rows", 2 * CHUNK_ROWS)
+            monkeypatch.setattr(cls, "issue_merge_rows", 10_000)
+        code, document = segment(project, "sync")
+        assert code == 1, document
+        assert issue_summary(project) == (5_000, 5_000, 5, 5, "rejected", "rejected", 0)
+        updates = [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
+        assert len(updates) == 1, updates
+
         # none recorded before: the recorder gathers up to issue_insert_rows for each insert
         # (DuckDB: a row group, which it writes without its WAL), and no update runs
         warehouse = open_bookkeeping(project, warehouse_target)
@@ -515,6 +527,7 @@ class TestRejectionsInBulk:
             warehouse.close()
         statements.clear()
         for cls in (DuckDBWarehouse, PostgresWarehouse):
+            monkeypatch.setattr(cls, "issue_rows", 1)
             monkeypatch.setattr(cls, "issue_insert_rows", CHUNK_ROWS)
         code, document = segment(project, "sync")
         assert code == 1, document
