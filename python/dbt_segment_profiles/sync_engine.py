@@ -249,7 +249,7 @@ def _sync_one(
     if not all_new:
         # with none recorded before, every issue is this sync's own, of a row it did not get
         # acknowledged: nothing is resolved (a pass over 1,000,000 new issues: 0.4 s of CPU)
-        warehouse.clear_resolved_issues(mapping)
+        warehouse.clear_resolved_issues(mapping, started_at)
     result.duration_seconds = time.monotonic() - started
     if options.stop.is_set():
         result.status = "interrupted"

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -596,6 +597,45 @@ class TestRejectionsInBulk:
             ("a\tb\\c\nd\r", "rejected", "MAYBE", 1),
         ]
 
+    def test_a_sync_looks_up_only_the_issues_it_did_not_record(
+        self, project: Any, serve: Any, warehouse_target: dict[str, Any]
+    ) -> None:
+        """A sync forgets the issues of rows no longer pending; those it recorded itself (last
+        seen since it began) are of rows it found pending and did not get acknowledged, and
+        are not looked up: where every row is rejected again, that was a pass for nothing."""
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        serve()
+        warehouse = open_bookkeeping(project, warehouse_target)
+        table, p = warehouse.table("segment_record_issues"), warehouse.param
+        try:
+            # issues of two rows that are not pending: one last seen before the sync, and one
+            # as if recorded since it began (a clock ahead of this one's)
+            for key, seen in (("gone-before", datetime(2020, 1, 1)), ("gone-since", FUTURE)):
+                warehouse.execute(
+                    f"insert into {table} (mapping_name, record_key, operation, kind, reason, "
+                    f"first_seen, last_seen, attempts) values ({p}, {p}, 'added', 'failed', "
+                    f"'HTTP 503', {p}, {p}, 1)",
+                    ("subscribers", key, seen, seen),
+                )
+        finally:
+            warehouse.close()
+        code, document = segment(project, "sync")
+        assert code == 1, document
+        assert by_mapping(document)["subscribers"]["rejected"] == 5_000
+        assert gone_issues(project) == ["gone-since"]
+        # the pending rows' issues stay, recorded again
+        assert issue_summary(project)[:2] == (5_001, 5_001)
+
+        warehouse = open_bookkeeping(project, warehouse_target)
+        try:
+            mapping = SimpleNamespace(name="subscribers")  # only the mapping's name is read
+            warehouse.clear_resolved_issues(mapping, FUTURE + timedelta(seconds=1))
+            assert gone_issues(project) == []
+            assert issue_summary(project)[:2] == (5_000, 5_000)
+        finally:
+            warehouse.close()
+
     def test_long_reasons_recorded_again_raise_the_runners_memory_cap(
         self,
         project: Any,
@@ -717,6 +757,19 @@ class _ExplainingCursor(_CountingCursor):
             self._cursor.execute("explain " + sql, *args)
             self._statements.append("\n".join(lines + [row[0] for row in self._cursor.fetchall()]))
         return self._cursor.execute(sql, *args)
+
+
+# a last_seen after any sync of these tests: as if recorded by a machine whose clock is ahead
+FUTURE = datetime(2099, 1, 1)
+
+
+def gone_issues(project: Any) -> list[str]:
+    rows = project.run_sql(
+        f"select record_key from {project.test_schema}_segment.segment_record_issues "
+        "where mapping_name = 'subscribers' and record_key like 'gone-%' order by record_key",
+        fetch="all",
+    )
+    return [row[0] for row in rows]
 
 
 def duplicated_issues(project: Any) -> list[tuple[Any, ...]]:

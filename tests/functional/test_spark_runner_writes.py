@@ -4,6 +4,7 @@ an append or a whole-table rewrite, and a rewrite a kill interrupted finished on
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -82,6 +83,9 @@ class TestRunnerWritesOnParquet(ProjectWithoutThePackage):
 
             # a is acknowledged: its issue is resolved, b's stays, other mappings' are untouched
             warehouse.acknowledge(m, Acks(["a"], ["h"], ["added"], [1]))
+            # but not by a sync that began before a's issue was last seen: it recorded that one
+            warehouse.clear_resolved_issues(m, datetime(2020, 1, 1))
+            assert len(rows(issues)) == 3
             warehouse.clear_resolved_issues(m)
             assert rows(issues) == [
                 ("m", "b", "failed", "HTTP 503", 1),

@@ -80,11 +80,13 @@ class PostgresWarehouse(Warehouse):
             handle.autocommit = False
         return connection
 
-    def clear_resolved_issues(self, mapping: Mapping) -> None:
+    def clear_resolved_issues(
+        self, mapping: Mapping, recorded_since: datetime | None = None
+    ) -> None:
         with self.transaction() as cur:
             # the issues this sync has just recorded: 200,000 failed rows took minutes, not 0.3 s
             _hash_joins_only(cur)
-            super().clear_resolved_issues(mapping)
+            super().clear_resolved_issues(mapping, recorded_since)
 
     def before_issue_merge(self, cur: Any) -> None:
         # issues an earlier sync has just inserted, not yet analyzed: the statistics show the

@@ -116,12 +116,14 @@ class SparkWrites(_Base):
         )
 
     # segment_record_issues ----------------------------------------------------------------
-    def clear_resolved_issues(self, mapping: Mapping) -> None:
+    def clear_resolved_issues(
+        self, mapping: Mapping, recorded_since: datetime | None = None
+    ) -> None:
         table = self.table("segment_record_issues")
-        resolved = (
-            f"i.mapping_name = {self.literal(mapping.name)} "
-            f"and {self._resolved(mapping, 'i.record_key')}"
-        )
+        resolved = f"i.mapping_name = {self.literal(mapping.name)} "
+        if recorded_since is not None:
+            resolved += f"and i.last_seen < {self.literal(recorded_since)} "
+        resolved += f"and {self._resolved(mapping, 'i.record_key')}"
         # most syncs resolve nothing: a count costs less than a rewrite
         if not self.query(f"select count(*) from {table} as i where {resolved}")[0][0]:
             return
