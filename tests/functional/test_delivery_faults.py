@@ -740,6 +740,10 @@ class TestRejectionsInBulk:
             # the test server's work_mem is Postgres' default, 4 MB: the merge raises it
             assert plan.split("\n")[1] == f"work_mem {MERGE_WORK_MEM_MB}MB", plan
             assert "Nested Loop" not in plan, plan
+            # the mapping's issues analyzed first: the hash is of the staged keys, not of the
+            # 20,000 issues the statistics put at none
+            hashed = plan.split("->  Hash  ", 1)[1].split("\n")[1]
+            assert "segment_record_issues_resolved" in hashed, plan
         summary = issue_summary(project, mapping.name)
         assert summary == (20_000, 20_000, 2, 2, "rejected", "rejected", 0)
 

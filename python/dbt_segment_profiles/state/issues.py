@@ -55,7 +55,7 @@ def record_issues(
         return
     key_columns = {"record_key": ("text", keys), "issue": ("int", key_numbers)}
     with warehouse.transaction() as cur, warehouse.column_source(cur, key_columns) as keyed:
-        _merge(cur, warehouse, mapping_name, keyed, numbered, len(keys), all_new)
+        _merge(cur, warehouse, mapping_name, keyed, numbered, len(keys), all_new, True)
 
 
 class IssueStage:
@@ -75,6 +75,7 @@ class IssueStage:
         self.numbered = _Numbered()
         self.staged = 0
         self.created = False
+        self.merged = False
 
     def add(self, issues: Iterable[IssueRow]) -> None:
         keys, key_numbers = self.numbered.add(issues)
@@ -114,8 +115,10 @@ class IssueStage:
                 self.numbered,
                 self.staged,
                 self.all_new,
+                not self.merged,
             )
             cur.execute(f"delete from {STAGE}")
+        self.merged = True
 
     def close(self) -> None:
         """Merge what is left; the stage is dropped."""
@@ -169,9 +172,11 @@ def _merge(
     numbered: _Numbered,
     rows: int,
     all_new: bool,
+    first: bool,
 ) -> None:
     """The issues of `keyed` (a relation of record_key and issue number, and its parameters)
-    into the mapping's issues: one insert when all are new, else an update and an insert."""
+    into the mapping's issues: one insert when all are new, else an update and an insert.
+    `first`: the first merge of a sync, whose statistics of the issues may predate them."""
     table = warehouse.table("segment_record_issues")
     p = warehouse.param
     same_row = (
@@ -201,6 +206,8 @@ def _merge(
     cur.execute(f"create temporary table {RESOLVED} as {staged}", (*keyed[1], *reason_columns))
     # without statistics, Postgres may sort the whole issues table for a merge join
     cur.execute(f"analyze {RESOLVED}")
+    if first:
+        warehouse.analyze_issues(cur)
     cur.execute(
         f"update {table} as i set reason = s.reason, kind = s.kind, "
         f"last_seen = {p}, attempts = i.attempts + 1 "

@@ -513,6 +513,11 @@ class Warehouse(AdapterConnections):
         """Settings for the rest of a merge's transaction (state/issues.py), before its update
         and insert join the staged issues with the mapping's recorded ones."""
 
+    def analyze_issues(self, cur: Any) -> None:
+        """Before a sync's first merge that joins the mapping's recorded issues: statistics
+        for the planner, where it keeps them and they may predate the issues a sync before
+        this one inserted."""
+
     def with_memory(self, work: Callable[[], T]) -> T:
         """Run `work` (a transaction of its own, or a stream's first fetch); a warehouse that
         caps its own memory raises the cap and runs it again when it runs out."""
