@@ -55,7 +55,7 @@ def record_issues(
         return
     key_columns = {"record_key": ("text", keys), "issue": ("int", key_numbers)}
     with warehouse.transaction() as cur, warehouse.column_source(cur, key_columns) as keyed:
-        _merge(cur, warehouse, mapping_name, keyed, numbered, len(keys), all_new, True)
+        _merge(cur, warehouse, mapping_name, keyed, numbered, len(keys), all_new)
 
 
 class IssueStage:
@@ -106,6 +106,11 @@ class IssueStage:
             self.merge_rows *= self.warehouse.issue_merge_growth
 
     def _merge_once(self) -> None:
+        if not (self.merged or self.all_new):
+            # a transaction of its own: the analyze's lock, held to the merge's commit, would
+            # hold up another sync's first merge for as long
+            with self.warehouse.side_transaction() as cur:
+                self.warehouse.analyze_issues(cur)
         with self.warehouse.side_transaction() as cur:
             _merge(
                 cur,
@@ -115,7 +120,6 @@ class IssueStage:
                 self.numbered,
                 self.staged,
                 self.all_new,
-                not self.merged,
             )
             cur.execute(f"delete from {STAGE}")
         self.merged = True
@@ -172,11 +176,9 @@ def _merge(
     numbered: _Numbered,
     rows: int,
     all_new: bool,
-    first: bool,
 ) -> None:
     """The issues of `keyed` (a relation of record_key and issue number, and its parameters)
-    into the mapping's issues: one insert when all are new, else an update and an insert.
-    `first`: the first merge of a sync, whose statistics of the issues may predate them."""
+    into the mapping's issues: one insert when all are new, else an update and an insert."""
     table = warehouse.table("segment_record_issues")
     p = warehouse.param
     same_row = (
@@ -206,8 +208,6 @@ def _merge(
     cur.execute(f"create temporary table {RESOLVED} as {staged}", (*keyed[1], *reason_columns))
     # without statistics, Postgres may sort the whole issues table for a merge join
     cur.execute(f"analyze {RESOLVED}")
-    if first:
-        warehouse.analyze_issues(cur)
     cur.execute(
         f"update {table} as i set reason = s.reason, kind = s.kind, "
         f"last_seen = {p}, attempts = i.attempts + 1 "

@@ -514,9 +514,9 @@ class Warehouse(AdapterConnections):
         and insert join the staged issues with the mapping's recorded ones."""
 
     def analyze_issues(self, cur: Any) -> None:
-        """Before a sync's first merge that joins the mapping's recorded issues: statistics
-        for the planner, where it keeps them and they may predate the issues a sync before
-        this one inserted."""
+        """Before a sync's first merge that joins the mapping's recorded issues (IssueStage):
+        statistics for the planner, where it keeps them and they may predate the issues a sync
+        before this one inserted."""
 
     def with_memory(self, work: Callable[[], T]) -> T:
         """Run `work` (a transaction of its own, or a stream's first fetch); a warehouse that
