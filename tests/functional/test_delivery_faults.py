@@ -399,6 +399,11 @@ def count_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return statements
 
 
+def issue_updates(statements: list[str]) -> list[str]:
+    """The updates among `statements` that move recorded issues."""
+    return [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
+
+
 def _counting(original: Any, statements: list[str], wrap: Any = _CountingCursor) -> Any:
     """`original` (a transaction method) with its cursor wrapped in `wrap`."""
 
@@ -478,11 +483,11 @@ class TestRejectionsInBulk:
                 at = RecordIssue._fields.index(field)
                 texts = [issue[at] for issue in call]
                 assert len({id(text) for text in texts}) == len(set(texts)), field
-        assert [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
+        assert issue_updates(statements)
 
         # calls gathered in the warehouse and merged in bulk: each chunk of rejected rows
         # handed over, merged once two chunks or more have gathered, and at the end
-        for growth, attempts in ((1, 3), (2, 4)):
+        for growth, attempts, merges in ((1, 3, 2), (2, 4, 3)):
             statements.clear()
             for cls in (DuckDBWarehouse, PostgresWarehouse):
                 monkeypatch.setattr(cls, "issue_rows", 1)
@@ -492,16 +497,10 @@ class TestRejectionsInBulk:
             assert code == 1, document
             summary = (5_000, 5_000, attempts, attempts, "rejected", "rejected", 0)
             assert issue_summary(project) == summary
-            updates = [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
-            merges, staged, merge_rows = 0, 0, CHUNK_ROWS * (3 - growth)
-            for start in range(0, 5_000, CHUNK_ROWS):
-                staged += min(CHUNK_ROWS, 5_000 - start)
-                if staged >= merge_rows:
-                    merges, staged, merge_rows = merges + 1, 0, merge_rows * growth
-            # growing merges: one of a chunk, one of two and the rest, where merges of one
-            # chunk each took four
-            assert merges + (staged > 0) == (2 if growth == 1 else 3)
-            assert len(updates) == merges + (staged > 0), updates
+            # fixed merges: two chunks, then the rest (2,000); growing ones: one chunk, then
+            # two, then the rest (500), where merges of one chunk each took four
+            updates = issue_updates(statements)
+            assert len(updates) == merges, updates
 
         # the issues not yet handed over when the stream ends join the stage's last merge:
         # two chunks handed over and staged, the rest (2,000) with them in one update
@@ -512,7 +511,7 @@ class TestRejectionsInBulk:
         code, document = segment(project, "sync")
         assert code == 1, document
         assert issue_summary(project) == (5_000, 5_000, 5, 5, "rejected", "rejected", 0)
-        updates = [s for s in statements if s.lstrip().startswith("update") and "issues" in s]
+        updates = issue_updates(statements)
         assert len(updates) == 1, updates
 
         # none recorded before: the recorder gathers up to issue_insert_rows for each insert
