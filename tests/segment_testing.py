@@ -247,9 +247,10 @@ def acknowledged_keys(project: Any, mapping: str, schema: str | None = None) -> 
 
 
 def build_and_start_sync_child(
-    project: Any, serve: Any, quiet: bool = True, latency_ms: float = 40
+    project: Any, serve: Any, quiet: bool = True, latency_ms: float = 40, hold: bool = False
 ) -> tuple[Sandbox, subprocess.Popen]:
-    """`dbt run`, then `dbt-segment sync` in a child process against a slow sandbox."""
+    """`dbt run`, then `dbt-segment sync` in a child process against a slow sandbox; with
+    `hold`, one that answers no batch until the test calls `box.release_answers()`."""
     from dbt.tests.util import run_dbt
 
     from dbt_segment_profiles.sandbox.faults import Faults
@@ -258,6 +259,8 @@ def build_and_start_sync_child(
     run_dbt(["run"])
     release_duckdb()  # the child needs the DuckDB file to itself
     box = serve(Faults(latency_ms=latency_ms))
+    if hold:
+        box.hold_answers()
     command = [
         sys.executable,
         "-m",

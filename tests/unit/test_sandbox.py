@@ -266,6 +266,52 @@ def test_latency_and_always_status() -> None:
         assert time.monotonic() - started >= 0.15
 
 
+def test_held_answers_come_once_released_and_the_batches_are_taken_meanwhile(
+    sb: Sandbox, out: Path
+) -> None:
+    sb.hold_answers()
+    answers: list[requests.Response] = []
+    clients = [
+        threading.Thread(target=lambda i=i: answers.append(post(sb, {"batch": [msg(i)]})))
+        for i in range(2)
+    ]
+    for client in clients:
+        client.start()
+    deadline = time.monotonic() + 10
+    while sb.stats.snapshot()["accepted_batches"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # both batches are taken and recorded, and neither client has its answer
+    assert sb.stats.snapshot()["accepted_batches"] == 2 and len(lines(out)) == 2
+    assert answers == [] and all(client.is_alive() for client in clients)
+    sb.release_answers()
+    for client in clients:
+        client.join(10)
+    assert [r.status_code for r in answers] == [200, 200]
+    assert post(sb, {"batch": [msg(3)]}).status_code == 200  # answered as it comes, now
+
+
+def test_stop_ends_held_answers() -> None:
+    sandbox = Sandbox().start()
+    sandbox.hold_answers()
+    ended: list[str] = []
+
+    def send() -> None:
+        try:
+            ended.append(str(post(sandbox, {"batch": [msg(1)]}).status_code))
+        except requests.ConnectionError:
+            ended.append("cut")
+
+    client = threading.Thread(target=send)
+    client.start()
+    deadline = time.monotonic() + 10
+    while sandbox.stats.snapshot()["accepted_batches"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ended == []
+    sandbox.stop()
+    client.join(10)
+    assert ended in (["200"], ["cut"])
+
+
 def test_fail_200_reports_an_error_and_echo_authorization_quotes_the_credentials() -> None:
     with Sandbox(write_key=KEY, faults=Faults(fail_200=1.0, echo_authorization=True)) as sandbox:
         r = post(sandbox, {"batch": [msg(1)]})

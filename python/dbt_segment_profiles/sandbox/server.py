@@ -122,6 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         sandbox.stats._answered(200, count, ids)
+        sandbox._answers_open.wait()
         self._send(200, OK_BODY)
 
     def _not_allowed(self) -> None:
@@ -193,6 +194,8 @@ class Sandbox:
         self._conns_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._answers_open = threading.Event()
+        self._answers_open.set()
 
     def __repr__(self) -> str:  # keeps the write key out of reprs in tracebacks and logs
         return f"Sandbox(url={self.url!r}, count_only={self.count_only})"
@@ -224,7 +227,18 @@ class Sandbox:
         self._thread.start()
         return self
 
+    def hold_answers(self) -> None:
+        """Take and count the batches that arrive, but answer none until `release_answers`:
+        a client holds its batches in flight for as long (up to its own timeout). Tests keep
+        a sync in the middle of sending with it, where a slow answer only makes it likely."""
+        self._answers_open.clear()
+
+    def release_answers(self) -> None:
+        """Answer the held batches, and every batch from now on as it comes."""
+        self._answers_open.set()
+
     def stop(self) -> None:
+        self.release_answers()  # the held handlers end with the server
         server, self._server = self._server, None
         if server is None:
             return
