@@ -319,7 +319,17 @@ class _MappingSender:
         self.acknowledger = acknowledger
         if self.warehouse.records_issues_aside:
             self.recorder = IssueRecorder(self.warehouse, self.mapping, self.all_new)
-        stream = self.warehouse.stream_pending(self.mapping, self.options.chunk_rows, lane)
+        if lane is not None:
+            # the rows SQL rejects are recorded where they are, and not read
+            rejected, reasons = self.warehouse.record_sql_rejections(
+                self.mapping, lane, self.all_new, self.options.max_reasons
+            )
+            self.result.rejected += rejected
+            for reason in reasons:
+                _note_reason(self.result, reason, self.options.max_reasons)
+        stream = self.warehouse.stream_pending(
+            self.mapping, self.options.chunk_rows, lane, without_sql_rejections=True
+        )
         try:
             self._build_and_send(stream, plan, lane is not None)
         except _StopSending:

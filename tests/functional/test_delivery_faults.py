@@ -265,16 +265,25 @@ class TestResyncAfterMostWereAcknowledged:
         assert len(set(state_keys(project))) == self.ROWS
 
 
+# a status Segment does not know, which the warehouse's SQL rejects: its rows are recorded
+# where they are, without being read (Warehouse.record_sql_rejections)
+SQL_JUDGED = "MAYBE"
+# one the message builder judges (a quote in it): its rows come through the runner a chunk at
+# a time, and are recorded by the issue recorder
+BUILDER_JUDGED = "MAYBE'S"
+
+
 class RejectedSubscribers:
     """A project of ROWS subscribers whose email status Segment does not know: all rejected."""
 
     ROWS = 5_000
+    STATUS = SQL_JUDGED
 
     @pytest.fixture(scope="class")
     @classmethod
     def models(cls) -> dict[str, str]:
         return {
-            "dim_subscribers.sql": subscriptions_sql(cls.ROWS),
+            "dim_subscribers.sql": subscriptions_sql(cls.ROWS, cls.STATUS),
             "schema.yml": SUBSCRIPTIONS_YML,
         }
 
@@ -334,12 +343,13 @@ class TestInterruptedSync:
         assert len(received(box2)) == 20_000 - acknowledged
 
 
-def subscriptions_sql(rows: int) -> str:
+def subscriptions_sql(rows: int, status: str = SQL_JUDGED) -> str:
     """`rows` users whose email subscription status Segment does not know: all rejected."""
+    quoted = status.replace("'", "''")
     return (
         f"with ids as ({generated_users_sql(rows)})\n"
         "select id, 'user' || cast(id as varchar(20)) || '@example.com' as email,\n"
-        "  'MAYBE' as status\n"
+        f"  '{quoted}' as status\n"
         "from ids"
     )
 
@@ -424,11 +434,90 @@ def open_bookkeeping(project: Any, target: dict[str, Any]) -> Any:
     return open_warehouse(located, f"{project.test_schema}_segment")
 
 
+class TestRejectionsRecordedInTheWarehouse:
+    """The rows the warehouse's SQL rejects are recorded in the warehouse and never read: only
+    the rows it sends, and those the builder judges, come through the runner."""
+
+    ROWS = 3_000
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        # a third sent, a third rejected by SQL, a third by the builder
+        quoted = BUILDER_JUDGED.replace("'", "''")
+        subscribers = (
+            f"with ids as ({generated_users_sql(cls.ROWS)})\n"
+            "select id, 'user' || cast(id as varchar(20)) || '@example.com' as email,\n"
+            f"  case id % 3 when 0 then 'subscribed' when 1 then '{SQL_JUDGED}' "
+            f"else '{quoted}' end as status\n"
+            "from ids"
+        )
+        return {"dim_subscribers.sql": subscribers, "schema.yml": SUBSCRIPTIONS_YML}
+
+    def test_only_the_rows_sql_cannot_judge_are_read_and_handed_over(
+        self, project: Any, serve: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        box = serve()
+        handed: list[Any] = []
+        for cls in (DuckDBWarehouse, PostgresWarehouse):
+
+            def record(
+                self: Any, mapping: Any, issues: Any, *args: Any, original: Any = cls.record_issues
+            ) -> None:
+                handed.extend(issues)
+                original(self, mapping, issues, *args)
+
+            monkeypatch.setattr(cls, "record_issues", record)
+
+        def add(self: Any, issues: Any, original: Any = IssueStage.add) -> None:
+            handed.extend(issues)
+            original(self, issues)
+
+        monkeypatch.setattr(IssueStage, "add", add)
+        third = self.ROWS // 3
+        for attempt in (1, 2):
+            handed.clear()
+            statements = count_statements(monkeypatch)
+            code, document = segment(project, "sync")
+            assert code == 1, document
+            result = by_mapping(document)["subscribers"]
+            sent = third if attempt == 1 else 0  # acknowledged the first time
+            assert (result["sent"], result["rejected"]) == (sent, 2 * third)
+            # SQL's reason first: its rows are recorded before the first row is read
+            assert f"'{SQL_JUDGED}';" in result["reasons"][0]
+            assert any(BUILDER_JUDGED in reason for reason in result["reasons"])
+            # the runner held only the builder's rejections, never SQL's
+            assert len(handed) == third
+            assert {issue[2] for issue in handed} == {result["reasons"][1]}
+            rows = project.run_sql(
+                "select record_key, attempts, reason from "
+                f"{project.test_schema}_segment.segment_record_issues "
+                "where mapping_name = 'subscribers'",
+                fetch="all",
+            )
+            assert len(rows) == 2 * third
+            assert {int(key) % 3 for key, _, _ in rows} == {1, 2}
+            assert {attempts for _, attempts, _ in rows} == {attempt}
+            sql_judged = [r for key, _, r in rows if int(key) % 3 == 1]
+            assert set(sql_judged) == {result["reasons"][0]}
+            if attempt == 1:
+                # none recorded before: inserted, with no update passing over the table
+                assert not issue_updates(statements), statements
+                box = serve()  # the sent third is acknowledged; the next sync sends nothing
+            else:
+                assert issue_updates(statements)
+                assert box.stats.snapshot()["accepted_messages"] == 0
+
+
 class TestRejectionsInBulk:
     @pytest.fixture(scope="class")
     @classmethod
     def models(cls) -> dict[str, str]:
-        return {"dim_subscribers.sql": subscriptions_sql(5_000), "schema.yml": SUBSCRIPTIONS_YML}
+        # the rows come through the runner, and the recorder's calls are what is tested here
+        subscribers = subscriptions_sql(5_000, BUILDER_JUDGED)
+        return {"dim_subscribers.sql": subscribers, "schema.yml": SUBSCRIPTIONS_YML}
 
     def test_rejections_are_recorded_in_bulk(
         self,
@@ -817,6 +906,8 @@ def wait_for_progress(lines: queue.Queue[str], child: subprocess.Popen, mapping:
 
 class TestInterruptedRejections(RejectedSubscribers):
     ROWS = 100_000
+    # judged a chunk at a time by the builder: SQL's rejections are one statement, done or not
+    STATUS = BUILDER_JUDGED
 
     def test_sigterm_stops_a_sync_where_every_row_is_rejected_within_a_chunk(
         self, project: Any, serve: Any

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ..mappings import Mapping
-from ..state.issues import IssueStage, record_issues
+from ..state.issues import IssueStage, record_issues, record_selected_issues
 from .connections import AdapterConnections, PendingStream, utc_naive
 
 OPERATIONS = ("added", "updated", "deleted")
@@ -41,6 +41,8 @@ def quote(identifier: str) -> str:
 
 # a warehouse-written message longer than this may pass 32 KB with its messageId and tail
 _SQL_MESSAGE_LIMIT = 32_768 - 256
+# a lane's row the runner reads: one SQL found no reason to reject, or one the builder judges
+_NOT_REJECTED_BY_SQL = "__sp_reason is null or __sp_python"
 
 
 class MappingsLocked(Exception):
@@ -283,12 +285,31 @@ class Warehouse(AdapterConnections):
         ]
 
     def stream_pending(
-        self, mapping: Mapping, chunk_rows: int = 5_000, lane: MessageSql | None = None
+        self,
+        mapping: Mapping,
+        chunk_rows: int = 5_000,
+        lane: MessageSql | None = None,
+        without_sql_rejections: bool = False,
     ) -> PendingStream:
         """Pending rows not yet acknowledged: internal columns, then the mapped ones; with a
         lane, also each message's head, context and rejection reason as the warehouse wrote
         them, and whether the builder must judge the row (only then are the mapped columns
-        read)."""
+        read). `without_sql_rejections`: not the rows SQL rejects (record_sql_rejections
+        recorded them)."""
+        if lane is None:
+            internal, selected, source = self._pending_parts(mapping, ())
+            sql = f"select {internal}, {', '.join(selected)} {source} {self.stream_order}"
+            return self.stream(sql, chunk_rows)
+        sql = self._lane_rows(mapping, lane)
+        if without_sql_rejections:
+            sql += f" where {_NOT_REJECTED_BY_SQL}"
+        return self.stream(sql, chunk_rows)
+
+    def _pending_parts(
+        self, mapping: Mapping, lets: Sequence[tuple[str, str]]
+    ) -> tuple[str, list[str], str]:
+        """The internal columns, the mapped ones (temporal ones formatted) and the FROM of the
+        unacknowledged pending rows."""
         # dates and timestamps are formatted by the warehouse, a whole column at a time, in
         # exactly the form the message builder would give them row by row
         kinds = self.temporal_kinds(self.mapping_table(mapping, "pending"))
@@ -299,10 +320,11 @@ class Warehouse(AdapterConnections):
                 expression = self.iso_utc_sql(expression, kinds[column])
             selected.append(f"{expression} as {self.quote(column)}")
         internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
-        source = self._unacknowledged(mapping, lane.lets if lane is not None else ())
-        if lane is None:
-            sql = f"select {internal}, {', '.join(selected)} {source} {self.stream_order}"
-            return self.stream(sql, chunk_rows)
+        return internal, selected, self._unacknowledged(mapping, lets)
+
+    def _lane_rows(self, mapping: Mapping, lane: MessageSql) -> str:
+        """stream_pending's rows with a lane, in its order, as a query a WHERE may follow."""
+        internal, selected, source = self._pending_parts(mapping, lane.lets)
         # oversize messages go to the builder too, which rejects them with the reason
         flagged = [
             f"case when __sp_python then {self.quote(c)} end as {self.quote(c)}"
@@ -315,7 +337,7 @@ class Warehouse(AdapterConnections):
         ]
         length = self.byte_length_sql
         size = f"{length}(__sp_json) + coalesce({length}(__sp_context), 0)"
-        sql = (
+        return (
             f"select __sp_seq, __sp_op, __sp_key, __sp_hash, __sp_version, {', '.join(flagged)}, "
             f"{', '.join(written)}, __sp_reason, __sp_python from (select *, "
             f"coalesce(__sp_needs_python or {size} > {_SQL_MESSAGE_LIMIT}, false) as __sp_python "
@@ -324,7 +346,22 @@ class Warehouse(AdapterConnections):
             f"{lane.needs_python} as __sp_needs_python {source} {self.stream_order}) as __sp_lane"
             ") as __sp_rows"
         )
-        return self.stream(sql, chunk_rows)
+
+    def record_sql_rejections(
+        self, mapping: Mapping, lane: MessageSql, all_new: bool, max_reasons: int
+    ) -> tuple[int, list[str]]:
+        """Record the pending rows the lane's SQL rejects as issues, in the warehouse: they
+        never travel to the runner and back (state/issues.py). The number recorded, and the
+        first `max_reasons` distinct reasons in the stream's order."""
+        rejected = (
+            "select __sp_seq as seq, __sp_key as record_key, __sp_op as operation, "
+            "'rejected' as kind, __sp_reason as reason from "
+            f"({self._lane_rows(mapping, lane)}) as __sp_judged "
+            f"where not ({_NOT_REJECTED_BY_SQL})"
+        )
+        return self.with_memory(
+            lambda: record_selected_issues(self, mapping.name, rejected, all_new, max_reasons)
+        )
 
     def record_rows(self, mapping: Mapping, key: str) -> PendingStream:
         """One record's row, in stream_pending's layout, whether or not it is pending: from the
