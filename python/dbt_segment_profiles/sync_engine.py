@@ -352,16 +352,13 @@ class _MappingSender:
         build = builder.build
         batcher = Batcher(max_messages=self.space_sender.space.batch_size)
         add = batcher.add
-        # with sql_built, the warehouse wrote each message up to its messageId, its context and
-        # its rejection reason (the last four columns); only flagged rows carry their mapped
-        # columns, and go through the builder
+        # with sql_built, the warehouse wrote each message up to its messageId and its context
+        # (the last four columns: message, context, rejection reason, flag); only flagged rows
+        # carry their mapped columns, and go through the builder. The rows it rejected are
+        # recorded already, and not in the stream (Warehouse.record_sql_rejections)
         finish = builder.finish
-        # rows SQL rejected go straight to the issues (the same list, cleared when recorded)
-        issue = self.issues.append
-        text = self.shared
-        result, max_reasons = self.result, self.options.max_reasons
         width = len(stream.columns)
-        json_at, context_at, reason_at, flag_at = width - 4, width - 3, width - 2, width - 1
+        json_at, context_at, flag_at = width - 4, width - 3, width - 1
         # row: sequence, operation, key, hash, change version, then the mapped columns
         for chunk in stream:
             # every message written by the warehouse: finished and batched a chunk at a time
@@ -370,13 +367,6 @@ class _MappingSender:
                 chunk = ()
             for row in chunk:
                 if sql_built and not row[flag_at]:
-                    reason = row[reason_at]
-                    if reason is not None:
-                        op, reason = text(row[1], row[1]), text(reason, reason)
-                        issue((row[2], op, reason, "rejected"))
-                        result.rejected += 1
-                        _note_reason(result, reason, max_reasons)
-                        continue
                     message = finish(row[json_at], row[2], row[3], row[1], row[4], row[context_at])
                 else:
                     message = build(row, row[1], row[2], row[3], row[4])
@@ -400,20 +390,9 @@ class _MappingSender:
     def _send_written(
         self, chunk: list[tuple], builder: MessageBuilder, batcher: Batcher, width: int
     ) -> None:
-        """Rows the warehouse wrote whole (none flagged): SQL's rejections become issues, the
-        others messages, batched in order. The columns read are taken out of the rows in C,
-        each on its own (transposing all of them took 0.49 s per 1,000,000 subscriptions
-        rows, these 0.21 s)."""
-        reason_at = width - 2
-        reasons = list(map(itemgetter(reason_at), chunk))
-        if reasons.count(None) != len(reasons):
-            rejected = [row for row in chunk if row[reason_at] is not None]
-            ops, reasons = (list(map(itemgetter(at), rejected)) for at in (1, reason_at))
-            self._add_issues(map(itemgetter(2), rejected), ops, reasons, "rejected")
-            self.result.rejected += len(rejected)
-            chunk = [row for row in chunk if row[reason_at] is None]
-            if not chunk:
-                return
+        """Rows the warehouse wrote whole (none flagged): messages, batched in order. The
+        columns read are taken out of the rows in C, each on its own (transposing all of them
+        took 0.49 s per 1,000,000 subscriptions rows, these 0.21 s)."""
         seqs, ops, keys, hashes, versions, heads, contexts = (
             list(map(itemgetter(at), chunk)) for at in (0, 1, 2, 3, 4, width - 4, width - 3)
         )

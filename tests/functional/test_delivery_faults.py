@@ -20,7 +20,7 @@ from dbt.tests.util import run_dbt
 
 from dbt_segment_profiles.acknowledger import GATHER_SECONDS
 from dbt_segment_profiles.sandbox import Faults
-from dbt_segment_profiles.state.issues import IssueStage
+from dbt_segment_profiles.state.issues import SELECTED, IssueStage
 from dbt_segment_profiles.sync_engine import CHUNK_ROWS
 from dbt_segment_profiles.warehouse import Acks, RecordIssue
 from dbt_segment_profiles.warehouse.duckdb import RUNNER_SETTINGS, DuckDBWarehouse
@@ -477,7 +477,19 @@ class TestRejectionsRecordedInTheWarehouse:
 
         monkeypatch.setattr(IssueStage, "add", add)
         third = self.ROWS // 3
-        for attempt in (1, 2):
+        # recorded again, SQL's rejections are merged a slice at a time, as the recorder's
+        # stage is: the warehouse's slice, then slices of 400 (1,000 rows: 400, 400, 200),
+        # then growing ones (400, then 800)
+        for attempt, merge_rows, growth, slices in (
+            (1, 0, 1, 0),
+            (2, 0, 1, 1),
+            (3, 400, 1, 3),
+            (4, 400, 2, 2),
+        ):
+            if merge_rows:
+                for cls in (DuckDBWarehouse, PostgresWarehouse):
+                    monkeypatch.setattr(cls, "issue_merge_rows", merge_rows)
+                    monkeypatch.setattr(cls, "issue_merge_growth", growth)
             handed.clear()
             statements = count_statements(monkeypatch)
             code, document = segment(project, "sync")
@@ -502,12 +514,13 @@ class TestRejectionsRecordedInTheWarehouse:
             assert {attempts for _, attempts, _ in rows} == {attempt}
             sql_judged = [r for key, _, r in rows if int(key) % 3 == 1]
             assert set(sql_judged) == {result["reasons"][0]}
+            selected = [s for s in issue_updates(statements) if SELECTED in s]
+            assert len(selected) == slices, selected
             if attempt == 1:
                 # none recorded before: inserted, with no update passing over the table
                 assert not issue_updates(statements), statements
-                box = serve()  # the sent third is acknowledged; the next sync sends nothing
+                box = serve()  # the sent third is acknowledged; the next syncs send nothing
             else:
-                assert issue_updates(statements)
                 assert box.stats.snapshot()["accepted_messages"] == 0
 
 

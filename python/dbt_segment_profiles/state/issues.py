@@ -16,12 +16,16 @@ but past a few hundred thousand one update gets slower per row again (250,000: 3
 pass, and the recorder gathers up to `issue_insert_rows` for each insert. On Postgres each pass
 costs about as much whatever the merge's size (a scan and a hash probe of the whole table), and
 each merge there gathers twice the rows of the one before (`issue_merge_growth`).
+
+The rows a lane's SQL rejects never reach the runner: `record_selected_issues` records them
+from a query, in the same update and insert, before the sync reads the other rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from functools import partial
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
 # a sync's issues as they arrive (IssueStage), and with their reasons, merging
 STAGE = "segment_record_issues_stage"
 RESOLVED = "segment_record_issues_resolved"
+# the issues a query selected, numbered in its order (record_selected_issues)
+SELECTED = "segment_record_issues_selected"
 
 
 def latest_per_key(issues: Iterable[IssueRow]) -> list[IssueRow]:
@@ -198,26 +204,33 @@ def _merge(
         return
     # one table for the statements below, so the planner has a single join to choose
     cur.execute(f"create temporary table {RESOLVED} as {staged}", (*keyed[1], *reason_columns))
+    # without statistics, Postgres may sort the whole issues table for a merge join
+    cur.execute(f"analyze {RESOLVED}")
     _merge_resolved(cur, warehouse, mapping_name, rows, now)
+    cur.execute(f"drop table {RESOLVED}")
 
 
 def _merge_resolved(
-    cur: Any, warehouse: Warehouse, mapping_name: str, rows: int, now: datetime
+    cur: Any,
+    warehouse: Warehouse,
+    mapping_name: str,
+    rows: int,
+    now: datetime,
+    source: str = RESOLVED,
 ) -> None:
-    """The `rows` issues of RESOLVED (record_key, operation, kind, reason) into the mapping's
-    issues: an update of those recorded, an insert of the others; RESOLVED is dropped."""
+    """The `rows` issues of `source` (record_key, operation, kind, reason: a table, or a
+    parenthesised query) into the mapping's issues: an update of those recorded, an insert of
+    the others."""
     table = warehouse.table("segment_record_issues")
     p = warehouse.param
     same_row = (
         f"i.mapping_name = {p} and i.record_key = s.record_key and i.operation = s.operation"
     )
     insert = _insert(warehouse)
-    # without statistics, Postgres may sort the whole issues table for a merge join
-    cur.execute(f"analyze {RESOLVED}")
     cur.execute(
         f"update {table} as i set reason = s.reason, kind = s.kind, "
         f"last_seen = {p}, attempts = i.attempts + 1 "
-        f"from {RESOLVED} as s where {same_row}",
+        f"from {source} as s where {same_row}",
         (now, mapping_name),
     )
     updated = _changed(cur)
@@ -226,13 +239,12 @@ def _merge_resolved(
     if updated < rows:
         if updated:
             cur.execute(
-                f"{insert}{RESOLVED} as s "
+                f"{insert}{source} as s "
                 f"where not exists (select 1 from {table} as i where {same_row})",
                 (mapping_name, now, now, mapping_name),
             )
         else:
-            cur.execute(f"{insert}{RESOLVED} as s", (mapping_name, now, now))
-    cur.execute(f"drop table {RESOLVED}")
+            cur.execute(f"{insert}{source} as s", (mapping_name, now, now))
 
 
 def record_selected_issues(
@@ -242,30 +254,54 @@ def record_selected_issues(
     and operation) into the mapping's issues, all in the warehouse: the rows a lane's SQL
     rejects, recorded without a trip through the runner (1,000,000 on Postgres: 8.9-12.3 s
     recorded again, where reading them out alone took 11 s). The number recorded, and the
-    first `max_reasons` distinct reasons by seq."""
+    first `max_reasons` distinct reasons by seq.
+
+    Recorded again, they are merged a slice at a time, each in a transaction of its own, as
+    the issue recorder merges its stage: `issue_merge_rows`, growing by `issue_merge_growth`
+    (on DuckDB an update holds its rows' old values until it commits, and one update of
+    1,000,000 issues took several times what slices of 30,000 did)."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    if not all_new:
-        # statistics that include the last sync's issues (IssueStage._merge_once)
+
+    def select_them() -> tuple[int, list[str]]:
         with warehouse.transaction() as cur:
-            warehouse.analyze_issues(cur)
-    with warehouse.transaction() as cur:
-        cur.execute(f"create temporary table {RESOLVED} as {select}")
-        cur.execute(f"select count(*) from {RESOLVED}")
-        rows = int(cur.fetchall()[0][0])
-        if not rows:
-            cur.execute(f"drop table {RESOLVED}")
-            return 0, []
-        cur.execute(
-            f"select reason from {RESOLVED} group by reason order by min(seq) "
-            f"limit {int(max_reasons)}"
-        )
-        reasons = [str(row[0]) for row in cur.fetchall()]
-        warehouse.before_issue_merge(cur)
-        if all_new:
-            cur.execute(f"{_insert(warehouse)}{RESOLVED} as s", (mapping_name, now, now))
-            cur.execute(f"drop table {RESOLVED}")
-        else:
-            _merge_resolved(cur, warehouse, mapping_name, rows, now)
+            cur.execute(f"drop table if exists {SELECTED}")
+            cur.execute(
+                f"create temporary table {SELECTED} as select row_number() over "
+                f"(order by seq) as n, s.* from ({select}) as s"
+            )
+            cur.execute(f"select count(*) from {SELECTED}")
+            rows = int(cur.fetchall()[0][0])
+            cur.execute(
+                f"select reason from {SELECTED} group by reason order by min(seq) "
+                f"limit {int(max_reasons)}"
+            )
+            return rows, [str(row[0]) for row in cur.fetchall()]
+
+    def merge(first: int, last: int) -> None:
+        with warehouse.transaction() as cur:
+            warehouse.before_issue_merge(cur)
+            source = f"(select * from {SELECTED} where n > {first} and n <= {last})"
+            if all_new:
+                cur.execute(f"{_insert(warehouse)}{source} as s", (mapping_name, now, now))
+            else:
+                _merge_resolved(cur, warehouse, mapping_name, last - first, now, source)
+
+    try:
+        rows, reasons = warehouse.with_memory(select_them)
+        if rows and all_new:
+            warehouse.with_memory(partial(merge, 0, rows))
+        elif rows:
+            # statistics that include the last sync's issues (IssueStage._merge_once)
+            with warehouse.transaction() as cur:
+                warehouse.analyze_issues(cur)
+            first, size = 0, warehouse.issue_merge_rows
+            while first < rows:
+                last = min(rows, first + size)
+                warehouse.with_memory(partial(merge, first, last))
+                first, size = last, size * warehouse.issue_merge_growth
+    finally:
+        with warehouse.transaction() as cur:
+            cur.execute(f"drop table if exists {SELECTED}")
     return rows, reasons
 
 

@@ -359,9 +359,7 @@ class Warehouse(AdapterConnections):
             f"({self._lane_rows(mapping, lane)}) as __sp_judged "
             f"where not ({_NOT_REJECTED_BY_SQL})"
         )
-        return self.with_memory(
-            lambda: record_selected_issues(self, mapping.name, rejected, all_new, max_reasons)
-        )
+        return record_selected_issues(self, mapping.name, rejected, all_new, max_reasons)
 
     def record_rows(self, mapping: Mapping, key: str) -> PendingStream:
         """One record's row, in stream_pending's layout, whether or not it is pending: from the
