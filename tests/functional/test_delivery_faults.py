@@ -477,19 +477,13 @@ class TestRejectionsRecordedInTheWarehouse:
 
         monkeypatch.setattr(IssueStage, "add", add)
         third = self.ROWS // 3
-        # recorded again, SQL's rejections are merged a slice at a time, as the recorder's
-        # stage is: the warehouse's slice, then slices of 400 (1,000 rows: 400, 400, 200),
-        # then growing ones (400, then 800)
-        for attempt, merge_rows, growth, slices in (
-            (1, 0, 1, 0),
-            (2, 0, 1, 1),
-            (3, 400, 1, 3),
-            (4, 400, 2, 2),
-        ):
-            if merge_rows:
+        # recorded again, SQL's rejections are merged a slice at a time where the warehouse
+        # says so (DuckDB: as many as its stage's merges; Postgres: all at once), here in
+        # slices of 400 (1,000 rows: 400, 400, 200), then all at once
+        for attempt, merge_rows, slices in ((1, -1, 0), (2, -1, 1), (3, 400, 3), (4, None, 1)):
+            if merge_rows != -1:
                 for cls in (DuckDBWarehouse, PostgresWarehouse):
-                    monkeypatch.setattr(cls, "issue_merge_rows", merge_rows)
-                    monkeypatch.setattr(cls, "issue_merge_growth", growth)
+                    monkeypatch.setattr(cls, "selected_merge_rows", merge_rows)
             handed.clear()
             statements = count_statements(monkeypatch)
             code, document = segment(project, "sync")

@@ -256,10 +256,8 @@ def record_selected_issues(
     recorded again, where reading them out alone took 11 s). The number recorded, and the
     first `max_reasons` distinct reasons by seq.
 
-    Recorded again, they are merged a slice at a time, each in a transaction of its own, as
-    the issue recorder merges its stage: `issue_merge_rows`, growing by `issue_merge_growth`
-    (on DuckDB an update holds its rows' old values until it commits, and one update of
-    1,000,000 issues took several times what slices of 30,000 did)."""
+    Recorded again, they are merged `selected_merge_rows` at a time, each slice in a
+    transaction of its own (all at once where it is None)."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
 
     def select_them() -> tuple[int, list[str]]:
@@ -269,6 +267,8 @@ def record_selected_issues(
                 f"create temporary table {SELECTED} as select row_number() over "
                 f"(order by seq) as n, s.* from ({select}) as s"
             )
+            # without statistics, Postgres may sort the whole issues table for a merge join
+            cur.execute(f"analyze {SELECTED}")
             cur.execute(f"select count(*) from {SELECTED}")
             rows = int(cur.fetchall()[0][0])
             cur.execute(
@@ -294,11 +294,11 @@ def record_selected_issues(
             # statistics that include the last sync's issues (IssueStage._merge_once)
             with warehouse.transaction() as cur:
                 warehouse.analyze_issues(cur)
-            first, size = 0, warehouse.issue_merge_rows
+            first, size = 0, warehouse.selected_merge_rows or rows
             while first < rows:
                 last = min(rows, first + size)
                 warehouse.with_memory(partial(merge, first, last))
-                first, size = last, size * warehouse.issue_merge_growth
+                first = last
     finally:
         with warehouse.transaction() as cur:
             cur.execute(f"drop table if exists {SELECTED}")

@@ -148,6 +148,9 @@ class Warehouse(AdapterConnections):
     # each merge that passes over the mapping's issues gathers this many times the rows of the
     # one before it: log2 passes over a table of issues, rather than one per issue_merge_rows
     issue_merge_growth = 1
+    # the issues a query selects (record_selected_issues: the rows SQL rejects), recorded
+    # again, are merged this many at a time, each slice in a transaction; None: all at once
+    selected_merge_rows: int | None = None
 
     # whether names carry the target's database: the profile may point at one that is not
     # the session's default (a DuckDB `attach`ed one)
