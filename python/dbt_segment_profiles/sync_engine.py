@@ -315,18 +315,19 @@ class _MappingSender:
 
     def run(self) -> None:
         plan, lane = _plan_and_lane(self.warehouse, self.mapping)
-        acknowledger = Acknowledger(self.warehouse, self.mapping)
-        self.acknowledger = acknowledger
-        if self.warehouse.records_issues_aside:
-            self.recorder = IssueRecorder(self.warehouse, self.mapping, self.all_new)
         if lane is not None:
-            # the rows SQL rejects are recorded where they are, and not read
+            # the rows SQL rejects are recorded where they are, and not read (before any
+            # thread starts: an error here leaves none behind)
             rejected, reasons = self.warehouse.record_sql_rejections(
                 self.mapping, lane, self.all_new, self.options.max_reasons
             )
             self.result.rejected += rejected
             for reason in reasons:
                 _note_reason(self.result, reason, self.options.max_reasons)
+        acknowledger = Acknowledger(self.warehouse, self.mapping)
+        self.acknowledger = acknowledger
+        if self.warehouse.records_issues_aside:
+            self.recorder = IssueRecorder(self.warehouse, self.mapping, self.all_new)
         stream = self.warehouse.stream_pending(
             self.mapping, self.options.chunk_rows, lane, without_sql_rejections=True
         )
