@@ -425,6 +425,28 @@ def _counting(original: Any, statements: list[str], wrap: Any = _CountingCursor)
     return transaction
 
 
+def handed_over_issues(monkeypatch: pytest.MonkeyPatch) -> list[list[RecordIssue]]:
+    """Every call's issues the sync hands to the warehouse from now on (recorded at the end,
+    or staged by the recorder), each call's as a list."""
+    calls: list[list[RecordIssue]] = []
+    for cls in (DuckDBWarehouse, PostgresWarehouse):
+
+        def record(
+            self: Any, mapping: Any, issues: Any, *args: Any, original: Any = cls.record_issues
+        ) -> None:
+            calls.append(list(issues))
+            original(self, mapping, issues, *args)
+
+        monkeypatch.setattr(cls, "record_issues", record)
+
+    def add(self: Any, issues: Any, original: Any = IssueStage.add) -> None:
+        calls.append(list(issues))
+        original(self, issues)
+
+    monkeypatch.setattr(IssueStage, "add", add)
+    return calls
+
+
 def open_bookkeeping(project: Any, target: dict[str, Any]) -> Any:
     """The runner's own connection to the warehouse the tests run on."""
     from dbt_segment_profiles.project import locate
@@ -460,22 +482,7 @@ class TestRejectionsRecordedInTheWarehouse:
         run_dbt(["deps"])
         run_dbt(["run"])
         box = serve()
-        handed: list[Any] = []
-        for cls in (DuckDBWarehouse, PostgresWarehouse):
-
-            def record(
-                self: Any, mapping: Any, issues: Any, *args: Any, original: Any = cls.record_issues
-            ) -> None:
-                handed.extend(issues)
-                original(self, mapping, issues, *args)
-
-            monkeypatch.setattr(cls, "record_issues", record)
-
-        def add(self: Any, issues: Any, original: Any = IssueStage.add) -> None:
-            handed.extend(issues)
-            original(self, issues)
-
-        monkeypatch.setattr(IssueStage, "add", add)
+        calls = handed_over_issues(monkeypatch)
         third = self.ROWS // 3
         # recorded again, SQL's rejections are merged a slice at a time where the warehouse
         # says so (DuckDB: as many as its stage's merges; Postgres: all at once), here in
@@ -484,7 +491,7 @@ class TestRejectionsRecordedInTheWarehouse:
             if merge_rows != -1:
                 for cls in (DuckDBWarehouse, PostgresWarehouse):
                     monkeypatch.setattr(cls, "selected_merge_rows", merge_rows)
-            handed.clear()
+            calls.clear()
             statements = count_statements(monkeypatch)
             code, document = segment(project, "sync")
             assert code == 1, document
@@ -495,6 +502,7 @@ class TestRejectionsRecordedInTheWarehouse:
             assert f"'{SQL_JUDGED}';" in result["reasons"][0]
             assert any(BUILDER_JUDGED in reason for reason in result["reasons"])
             # the runner held only the builder's rejections, never SQL's
+            handed = [issue for call in calls for issue in call]
             assert len(handed) == third
             assert {issue[2] for issue in handed} == {result["reasons"][1]}
             rows = project.run_sql(
@@ -551,22 +559,7 @@ class TestRejectionsInBulk:
         assert not [s for s in on_issues if s.lstrip().startswith("update")], on_issues
 
         statements.clear()
-        calls: list[list[RecordIssue]] = []
-        for cls in (DuckDBWarehouse, PostgresWarehouse):
-
-            def record(
-                self: Any, mapping: Any, issues: Any, *args: Any, original: Any = cls.record_issues
-            ) -> None:
-                calls.append(list(issues))
-                original(self, mapping, issues, *args)
-
-            monkeypatch.setattr(cls, "record_issues", record)
-
-        def add(self: Any, issues: Any, original: Any = IssueStage.add) -> None:
-            calls.append(list(issues))
-            original(self, issues)
-
-        monkeypatch.setattr(IssueStage, "add", add)
+        calls = handed_over_issues(monkeypatch)
         code, document = segment(project, "sync")
         assert code == 1, document
         assert issue_summary(project) == (5_000, 5_000, 2, 2, "rejected", "rejected", 0)
