@@ -32,7 +32,7 @@ demo: $(STAMP)
 # Spark on one worker: a second would start a second JVM and metastore beside the first, and on
 # 2 busy cores the kill -9 test's child sync (a third JVM) then missed its 180 s window. It runs
 # beside the DuckDB suite and then the Postgres one, whose output it follows: faster here than
-# beside Postgres alone or all three at once (README, Development).
+# beside Postgres alone or all three at once (docs/performance.md, Test suite time).
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
