@@ -518,6 +518,12 @@ class TestRejectionsRecordedInTheWarehouse:
             assert set(sql_judged) == {result["reasons"][0]}
             selected = [s for s in issue_updates(statements) if SELECTED in s]
             assert len(selected) == slices, selected
+            # the rejected rows are found by their reasons alone: no message is written for
+            # them, nor for the rows sent (Postgres computed a message for every pending row)
+            (selecting,) = [s for s in statements if f"temporary table {SELECTED}" in s]
+            assert '"type":"identify"' not in selecting and "messaging_subscriptions" not in (
+                selecting
+            )
             if attempt == 1:
                 # none recorded before: inserted, with no update passing over the table
                 assert not issue_updates(statements), statements

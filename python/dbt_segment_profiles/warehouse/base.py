@@ -41,8 +41,11 @@ def quote(identifier: str) -> str:
 
 # a warehouse-written message longer than this may pass 32 KB with its messageId and tail
 _SQL_MESSAGE_LIMIT = 32_768 - 256
-# a lane's row the runner reads: one SQL found no reason to reject, or one the builder judges
-_NOT_REJECTED_BY_SQL = "__sp_reason is null or __sp_python"
+# a lane's row SQL rejects and records itself (record_sql_rejections): one with a reason and
+# nothing only the builder can judge. An oversize message is not asked about: the builder
+# checks the size last, so it would give the row SQL's reason too; and asking would build every
+# pending row's message (Postgres computes a subquery's every column before filtering)
+_REJECTED_BY_SQL = "__sp_reason is not null and not coalesce(__sp_needs_python, false)"
 
 
 class MappingsLocked(Exception):
@@ -305,7 +308,7 @@ class Warehouse(AdapterConnections):
             return self.stream(sql, chunk_rows)
         sql = self._lane_rows(mapping, lane)
         if without_sql_rejections:
-            sql += f" where {_NOT_REJECTED_BY_SQL}"
+            sql += f" where not ({_REJECTED_BY_SQL})"
         return self.stream(sql, chunk_rows)
 
     def _pending_parts(
@@ -356,11 +359,15 @@ class Warehouse(AdapterConnections):
         """Record the pending rows the lane's SQL rejects as issues, in the warehouse: they
         never travel to the runner and back (state/issues.py). The number recorded, and the
         first `max_reasons` distinct reasons in the stream's order."""
+        # the reason and the flag only: no message is written for a row SQL rejects
+        judged = (
+            f"select p.__sp_seq, p.__sp_key, p.__sp_op, {lane.reason} as __sp_reason, "
+            f"{lane.needs_python} as __sp_needs_python {self._unacknowledged(mapping, lane.lets)}"
+        )
         rejected = (
             "select __sp_seq as seq, __sp_key as record_key, __sp_op as operation, "
-            "'rejected' as kind, __sp_reason as reason from "
-            f"({self._lane_rows(mapping, lane)}) as __sp_judged "
-            f"where not ({_NOT_REJECTED_BY_SQL})"
+            f"'rejected' as kind, __sp_reason as reason from ({judged}) as __sp_judged "
+            f"where {_REJECTED_BY_SQL}"
         )
         return record_selected_issues(self, mapping.name, rejected, all_new, max_reasons)
 
