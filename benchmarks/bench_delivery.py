@@ -428,6 +428,8 @@ def child_env(workdir: Path) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # a stopped run stops its receivers and its Postgres server too (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     command = f"cd {shlex.quote(os.getcwd())} && " + shlex.join(
         [sys.executable, *sys.argv] if argv is None else [sys.executable, __file__, *argv]
     )
