@@ -125,8 +125,9 @@ def test_message_id_is_deterministic_and_short() -> None:
     assert first == message_id(identify_builder(), "k1", "h1", "added")
     assert len(first) < 100
     assert first == message_id_for("m", "k1", "h1", "added", 1)
-    # Pinned: changing the derivation would defeat Segment's de-duplication across an upgrade.
-    digest = hashlib.blake2b(b"m\x1fadded\x1fh1\x1f1\x1fk1", digest_size=16).hexdigest()
+    # Pinned: changing the derivation would defeat Segment's de-duplication across an upgrade
+    # (a change resent after it gets another messageId). MD5, so that warehouses derive it too.
+    digest = hashlib.md5(b"m\x1fadded\x1fh1\x1f1\x1fk1").hexdigest()
     assert first == "sp-" + digest
 
 
@@ -147,23 +148,6 @@ def test_message_id_differs_by_operation_hash_key_and_mapping() -> None:
     assert message_id(identify_builder(), "k1", None, "deleted") == message_id_for(
         "m", "k1", None, "deleted", 1
     )
-
-
-def test_a_chunk_finished_at_once_is_each_row_finished_alone() -> None:
-    builder = identify_builder()
-    keys = ["k1", "k\x1f2", "k\ud8003", "é4"]  # the separator, a lone surrogate, non-ASCII
-    hashes = ["h1", None, "h3", "h4"]
-    ops = ["added", "deleted", "updated", "added"]
-    versions = [1, 2, 0, 7]
-    heads = [f'{{"type":"identify","userId":"{i}"' for i in range(4)]
-    for contexts in ([None] * 4, [None, '"ip":"1.2.3.4"', None, '"ip":"5"']):
-        assert builder.finish_many(heads, keys, hashes, ops, versions, contexts) == [
-            builder.finish(*row) for row in zip(heads, keys, hashes, ops, versions, contexts)
-        ]
-    # the lone surrogate alone on the chunk path too
-    assert builder.finish_many(heads[2:3], keys[2:3], hashes[2:3], ops[2:3], [0], [None]) == [
-        builder.finish(heads[2], keys[2], hashes[2], ops[2], 0, None)
-    ]
 
 
 def test_message_id_is_the_same_in_another_process() -> None:

@@ -22,8 +22,8 @@ def sql_lane(warehouse: Any, mapping: Any) -> SqlLane | None:
     return lane_for(compile_plan(mapping, types), warehouse.message_dialect)
 
 
-# a flagged row's last four columns: message head, context, reason, needs Python
-LANE_TAIL = (None, None, None, True)
+# a flagged row's last three columns: message, reason, needs Python
+LANE_TAIL = (None, None, True)
 
 
 TABLE = """
@@ -137,18 +137,18 @@ def test_sql_built_messages_equal_the_builders(name: str, tmp_path: Path) -> Non
             expected = builder.build(full, row[1], row[2], row[3], row[4])
             if row[-1]:
                 # a flagged row carries its mapped columns, for the builder, and no message
-                assert repr(row[:-4]) == repr(full_rows[row[0]])
-                assert row[-4:-2] == (None, None), row
+                assert repr(row[:-3]) == repr(full_rows[row[0]])
+                assert row[-3] is None, row
                 flagged += 1
                 continue
             if row[-2] is not None:
                 # rejected in SQL: with the builder's own reason, and no message text
                 assert expected == Rejection(row[-2]), (row, expected)
-                assert row[-4:-2] == (None, None), row
+                assert row[-3] is None, row
                 rejected += 1
                 continue
             assert not isinstance(expected, Rejection), (row, expected)
-            got = builder.finish(row[-4], row[2], row[3], row[1], row[4], row[-3])
+            got = row[-3]
             assert orjson.loads(got) == orjson.loads(expected), row
             compared += 1
     warehouse.close()
@@ -243,7 +243,7 @@ def test_sql_lane_sends_decimals_and_wide_integers_with_the_builders_exact_bytes
             assert not row[-1], row  # nothing here needs Python
             expected = builder.build((*full_rows[row[0]], *LANE_TAIL), *row[1:5])
             assert isinstance(expected, bytes), expected
-            got = builder.finish(row[-4], row[2], row[3], row[1], row[4], row[-3])
+            got = row[-3]
             assert got == expected
             compared += 1
     warehouse.close()

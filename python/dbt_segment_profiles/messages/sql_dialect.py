@@ -61,6 +61,13 @@ class DuckDBDialect:
         """A body object of (name, value) pairs as text; None: the lane concatenates it."""
         return f"cast(json_object({pairs}) as varchar)"
 
+    def integer_text(self, expression: str) -> str:
+        return f"cast({expression} as varchar)"
+
+    def md5_hex(self, expression: str) -> str:
+        """The MD5 of a text's UTF-8 bytes, in lower-case hex."""
+        return f"md5({expression})"
+
     def contains(self, expression: str, text: str) -> str:
         return f"contains({expression}, {self.literal(text)})"
 
@@ -216,6 +223,13 @@ class PostgresDialect(DuckDBDialect):
 
     def json_object(self, pairs: str) -> str | None:
         return None
+
+    def integer_text(self, expression: str) -> str:
+        return f"cast({expression} as text)"
+
+    def md5_hex(self, expression: str) -> str:
+        # the UTF-8 bytes whatever the database's encoding, as the runner hashes them
+        return f"md5(convert_to({expression}, 'UTF8'))"
 
     def contains(self, expression: str, text: str) -> str:
         return f"(strpos({expression}, {self.literal(text)}) > 0)"

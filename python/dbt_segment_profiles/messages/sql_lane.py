@@ -1,11 +1,10 @@
-"""The SQL lane: the warehouse writes each message up to its messageId, vectorised, following the
-mapping's plan; the runner adds the messageId and the tail (`MessageBuilder.finish`).
+"""The SQL lane: the warehouse writes each message whole, messageId included, vectorised,
+following the mapping's plan; the runner sends the text it reads.
 
-Per row the lane gives the message's head, the context after its library entry (NULL when there
-is none), the rejection reason when SQL can tell (Segment's or the builder's exact text), and
-whether the Python builder must judge the row instead. The builder stays the reference: every
-row the lane cannot render exactly (NaN, infinities, text where SQL's and Python's lower/trim
-could differ) is flagged, and tests check both give the same bytes.
+Per row the lane gives the message, the rejection reason when SQL can tell (Segment's or the
+builder's exact text), and whether the Python builder must judge the row instead. The builder
+stays the reference: every row the lane cannot render exactly (NaN, infinities, text where SQL's
+and Python's lower/trim could differ) is flagged, and tests check both give the same bytes.
 
 DECIMAL, HUGEINT and UHUGEINT values go out as the builder sends them: their exact digits, as
 DuckDB prints them. `json_object` cannot carry them (it drops a DECIMAL's trailing zeros, and
@@ -20,7 +19,8 @@ from typing import NamedTuple
 
 import orjson
 
-from .plan import MAX_TRAITS, EntrySpec, MessagePlan, ScalarSpec
+from .message_id import ChangeSql, message_id_sql
+from .plan import MAX_TRAITS, MESSAGE_TAIL_OPEN, EntrySpec, MessagePlan, ScalarSpec
 from .sql_dialect import DIALECTS, DuckDBDialect
 from .sql_subscriptions import subscription_sql
 from .sql_types import nested_leaves
@@ -28,14 +28,15 @@ from .subscriptions import MISSING_USER_ID
 from .values import ValueProblem, to_timestamp
 
 SqlDialect = DuckDBDialect  # the interface every dialect follows
+# the pending table's columns a messageId is derived from (macros/capture: the pending table)
+PENDING_CHANGE = ChangeSql("p.__sp_op", "p.__sp_hash", "p.__sp_version", "p.__sp_key")
 
 
 @dataclass(frozen=True)
 class SqlLane:
     """SQL expressions over the pending table (aliased `p`), for `Warehouse.stream_pending`."""
 
-    json: str  # the message up to its messageId
-    context: str  # the context after its library entry, or NULL
+    message: str  # the whole message as text (read only when reason is NULL)
     reason: str  # why the row is rejected, or NULL
     needs_python: str  # true for rows only the Python builder may judge
     # (name, expression over `p`) computed once per row before the expressions above, which
@@ -216,14 +217,21 @@ def sql_lane(plan: MessagePlan, dialect: SqlDialect) -> SqlLane | None:
         parts.append(f"coalesce(',\"timestamp\":' || {dialect.json_text(sql)}, '')")
     needs_python = " or ".join(f"({c})" for c in python_if) or "false"
     reason = "case " + " ".join(f"when {c} then {r}" for c, r in reasons) + " end"
-    context = dialect.concat(*contexts) if contexts else "cast(null as varchar)"
-    json = dialect.concat(*parts)
+    message_id = message_id_sql(plan.mapping_name, PENDING_CHANGE, dialect)
+    # the context's entries after its library entry go before the two closing braces
+    parts += [
+        dialect.literal(',"messageId":"'),
+        message_id,
+        dialect.literal(MESSAGE_TAIL_OPEN),
+        *contexts,
+        dialect.literal("}}"),
+    ]
+    message = dialect.concat(*parts)
     if event is not None:
         # NULL without its event, as a `||` of them would be (the row is rejected for it)
-        json = f"case when {event} is not null then {json} end"
+        message = f"case when {event} is not null then {message} end"
     return SqlLane(
-        json=json,
-        context=context,
+        message=message,
         reason=reason,
         needs_python=f"coalesce({needs_python}, false)",
         lets=tuple(lets),

@@ -39,8 +39,8 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-# a warehouse-written message longer than this may pass 32 KB with its messageId and tail
-_SQL_MESSAGE_LIMIT = 32_768 - 256
+# Segment's limit on a message: a longer one goes to the builder, which rejects it with the reason
+_MAX_MESSAGE_BYTES = 32_768
 # a lane's row SQL rejects and records itself (record_sql_rejections): one with a reason and
 # nothing only the builder can judge. An oversize message is not asked about: the builder
 # checks the size last, so it would give the row SQL's reason too; and asking would build every
@@ -79,8 +79,7 @@ class MessageSql(Protocol):
     """SQL expressions over the pending table (aliased `p`) that write each row's message, as
     the message layer compiles them (`messages/sql_lane.py`); the warehouse only runs them."""
 
-    json: str  # the message up to its messageId
-    context: str  # the context after its library entry, or NULL
+    message: str  # the whole message as text
     reason: str  # why the row is rejected, or NULL
     needs_python: str  # true for rows the Python builder must judge
     lets: tuple[tuple[str, str], ...]  # (name, expression) the others read as `p.<name>`
@@ -131,6 +130,8 @@ class Warehouse(AdapterConnections):
     # how pending rows are read; a warehouse that keeps insertion order may skip the sort
     stream_order = "order by p.__sp_seq"
     byte_length_sql = "octet_length"
+    # a message's text as the stream reads it (`{}`: the text): see DuckDBWarehouse
+    sent_text_sql = "{}"
     # the dialect in which the message layer may write messages here (its SQL lane), with
     # `column_types` telling it the pending table's types; None: Python builds every message
     message_dialect: str | None = None
@@ -337,18 +338,15 @@ class Warehouse(AdapterConnections):
             for c in mapping.columns
         ]
         # a rejected or flagged row's message is never read: its text stays in the warehouse
-        written = [
-            f"case when __sp_reason is null and not __sp_python then {c} end as {c}"
-            for c in ("__sp_json", "__sp_context")
-        ]
-        length = self.byte_length_sql
-        size = f"{length}(__sp_json) + coalesce({length}(__sp_context), 0)"
+        sent = self.sent_text_sql.format("__sp_message")
+        written = f"case when __sp_reason is null and not __sp_python then {sent} end"
         return (
             f"select __sp_seq, __sp_op, __sp_key, __sp_hash, __sp_version, {', '.join(flagged)}, "
-            f"{', '.join(written)}, __sp_reason, __sp_python from (select *, "
-            f"coalesce(__sp_needs_python or {size} > {_SQL_MESSAGE_LIMIT}, false) as __sp_python "
-            f"from (select {internal}, {', '.join(selected)}, {lane.json} as __sp_json, "
-            f"{lane.context} as __sp_context, {lane.reason} as __sp_reason, "
+            f"{written} as __sp_message, __sp_reason, __sp_python from (select *, "
+            f"coalesce(__sp_needs_python or {self.byte_length_sql}(__sp_message) > "
+            f"{_MAX_MESSAGE_BYTES}, false) as __sp_python "
+            f"from (select {internal}, {', '.join(selected)}, {lane.message} as __sp_message, "
+            f"{lane.reason} as __sp_reason, "
             f"{lane.needs_python} as __sp_needs_python {source} {self.stream_order}) as __sp_lane"
             ") as __sp_rows"
         )

@@ -57,6 +57,8 @@ class DuckDBWarehouse(Warehouse):
     # in memory; acknowledgements sort each batch's sequence numbers themselves
     stream_order = ""
     byte_length_sql = "strlen"
+    # a BLOB reaches Python as the bytes the runner sends: no str made, then encoded again
+    sent_text_sql = "encode({})"
     # the SQL dialect the message layer writes messages in, here (messages/sql_dialect.py)
     message_dialect = "duckdb"
     # DuckDB runs the lane's SQL for the next chunk without the GIL while the last is built
