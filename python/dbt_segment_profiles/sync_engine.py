@@ -24,7 +24,14 @@ from .delivery.sender import AuthFailed, BatchOutcome, Sender
 from .fingerprint import definition, fingerprint
 from .issue_recorder import IssueRecorder
 from .mappings import Mapping
-from .messages import MessagePlan, Rejection, compile_mapping, compile_plan
+from .messages import (
+    MAX_MESSAGE_BYTES,
+    MessagePlan,
+    Rejection,
+    compile_mapping,
+    compile_plan,
+    oversize,
+)
 from .messages.sql_lane import SqlLane, lane_for
 from .settings import ProfileSpace
 from .warehouse import IssueRow, PendingStream, RunRecord, Warehouse
@@ -363,11 +370,13 @@ class _MappingSender:
         for chunk in stream:
             # every message written by the warehouse: batched a chunk at a time
             if sql_built and chunk and not any(map(itemgetter(flag_at), chunk)):
-                self._send_written(chunk, batcher, message_at)
-                chunk = ()
+                if self._send_written(chunk, batcher, message_at):
+                    chunk = ()
             for row in chunk:
                 if sql_built and not row[flag_at]:
                     message = _as_bytes(row[message_at])
+                    if len(message) > MAX_MESSAGE_BYTES:
+                        message = oversize(len(message))
                 else:
                     message = build(row, row[1], row[2], row[3], row[4])
                 if type(message) is bytes:
@@ -387,17 +396,22 @@ class _MappingSender:
         if last is not None:
             self._submit(last)
 
-    def _send_written(self, chunk: list[tuple], batcher: Batcher, message_at: int) -> None:
-        """Rows the warehouse wrote whole (none flagged): messages, batched in order. The
-        columns read are taken out of the rows in C, each on its own (transposing all of them
-        took 0.49 s per 1,000,000 subscriptions rows, these 0.21 s)."""
-        seqs, ops, keys, hashes, versions, messages = (
-            list(map(itemgetter(at), chunk)) for at in (0, 1, 2, 3, 4, message_at)
-        )
-        if messages and type(messages[0]) is str:
+    def _send_written(self, chunk: list[tuple], batcher: Batcher, message_at: int) -> bool:
+        """Rows the warehouse wrote whole (none flagged): messages, batched in order; False,
+        with nothing sent, when one is over Segment's limit. The columns read are taken out
+        of the rows in C, each on its own (transposing all of them took 0.49 s per 1,000,000
+        subscriptions rows, these 0.21 s)."""
+        messages = list(map(itemgetter(message_at), chunk))
+        if type(messages[0]) is str:
             messages = list(map(str.encode, messages))
+        if max(map(len, messages)) > MAX_MESSAGE_BYTES:
+            return False
+        seqs, ops, keys, hashes, versions = (
+            list(map(itemgetter(at), chunk)) for at in (0, 1, 2, 3, 4)
+        )
         for full in batcher.extend(seqs, keys, ops, messages, hashes, versions):
             self._submit(full)
+        return True
 
     def _add_issues(
         self, keys: Iterable[str], ops: list[str], reasons: list[str], kind: str

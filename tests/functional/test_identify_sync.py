@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import orjson
 import pytest
 from dbt.tests.util import run_dbt, write_file
 
@@ -243,3 +245,63 @@ class TestWideRowsUnderTheProfilesOwnCap(WideModel):
         assert code == 2, document
         assert "Out of Memory" in document["error"], document
         assert received(sandbox) == []
+
+
+# rows whose messages grow a byte a row across Segment's limit: the ids are all as long, so
+# each message is the one before and one byte more
+LIMIT_ROWS = 160
+LIMIT_SQL = (
+    "select 'u' || lpad(cast(i as varchar), 3, '0') as id, repeat('x', 32560 + i) as pad "
+    f"from generate_series(1, {LIMIT_ROWS}) as g(i)"
+)
+LIMIT_YML = """
+version: 2
+models:
+  - name: dim_limit
+    config:
+      meta:
+        segment:
+          primary_key: id
+          mappings:
+            - name: limit_to_profiles
+              action: identify
+              profile_space: default
+              fields:
+                user_id: id
+                traits: [pad]
+"""
+OVER_LIMIT = re.compile(r"message is (\d+) bytes; Segment accepts at most 32768")
+
+
+@pytest.mark.usefixtures("sandbox")
+class TestMessagesAtSegmentsLimit:
+    """The warehouse writes these messages; the runner measures each as it reads it."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_limit.sql": LIMIT_SQL, "schema.yml": LIMIT_YML}
+
+    def test_up_to_32768_bytes_are_sent_and_longer_ones_rejected_with_their_size(
+        self, project: Any, sandbox: Any
+    ) -> None:
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        code, document = segment(project, "sync")
+        assert code == 1, document
+        result = by_mapping(document)["limit_to_profiles"]
+        sizes = sorted(len(orjson.dumps(m)) for m in received(sandbox))
+        assert sizes and sizes[-1] == 32768, sizes[-3:]
+        assert sizes == list(range(32769 - len(sizes), 32769))
+        assert result["acknowledged"] == len(sizes)
+        assert result["rejected"] == LIMIT_ROWS - len(sizes) > 0
+        issues = project.run_sql(
+            f"select record_key, reason from {project.test_schema}_segment."
+            "segment_record_issues where mapping_name = 'limit_to_profiles' order by record_key",
+            fetch="all",
+        )
+        over = [int(OVER_LIMIT.fullmatch(reason)[1]) for _, reason in issues]
+        assert over == list(range(32769, 32769 + result["rejected"]))
+        assert [key for key, _ in issues] == [
+            f"u{i:03d}" for i in range(len(sizes) + 1, LIMIT_ROWS + 1)
+        ]

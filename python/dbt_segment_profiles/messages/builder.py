@@ -44,6 +44,7 @@ __all__ = [
     "Rejection",
     "compile_mapping",
     "message_id_for",
+    "oversize",
 ]
 
 
@@ -52,6 +53,11 @@ class Rejection:
     """A row that cannot be sent; `reason` names the column and value where there is one."""
 
     reason: str
+
+
+def oversize(size: int) -> Rejection:
+    """The rejection of a message of `size` bytes, over Segment's limit."""
+    return Rejection(f"message is {size} bytes; Segment accepts at most {MAX_MESSAGE_BYTES}")
 
 
 class _Scalar(NamedTuple):
@@ -189,9 +195,7 @@ class MessageBuilder:
         except Exception as error:  # the contract: a row never stops the sync
             return self._explain(row, error)
         if len(data) > MAX_MESSAGE_BYTES:
-            return Rejection(
-                f"message is {len(data)} bytes; Segment accepts at most {MAX_MESSAGE_BYTES}"
-            )
+            return oversize(len(data))
         return data
 
     def _message(

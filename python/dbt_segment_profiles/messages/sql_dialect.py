@@ -75,9 +75,6 @@ class DuckDBDialect:
         """Lower case, spaces trimmed (as Python's on printable ASCII: see printable_ascii)."""
         return f"lower(trim({expression}))"
 
-    def byte_length(self, expression: str) -> str:
-        return f"strlen({expression})"
-
     def is_integer(self, kind: str) -> bool:
         """Integers orjson writes as they are (at most 64 bits)."""
         return kind in _SMALL_INTEGERS
@@ -237,9 +234,6 @@ class PostgresDialect(DuckDBDialect):
     def lower_trim(self, expression: str) -> str:
         # the "C" collation lowers ASCII letters only, whatever the database's locale
         return f'lower(trim({expression}) collate "C")'
-
-    def byte_length(self, expression: str) -> str:
-        return f"octet_length({expression})"
 
     def is_integer(self, kind: str) -> bool:
         return kind in _PG_INTEGERS

@@ -39,8 +39,6 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-# Segment's limit on a message: a longer one goes to the builder, which rejects it with the reason
-_MAX_MESSAGE_BYTES = 32_768
 # a lane's row SQL rejects and records itself (record_sql_rejections): one with a reason and
 # nothing only the builder can judge. An oversize message is not asked about: the builder
 # checks the size last, so it would give the row SQL's reason too; and asking would build every
@@ -129,7 +127,6 @@ class Warehouse(AdapterConnections):
     timestamp_type = "timestamp"
     # how pending rows are read; a warehouse that keeps insertion order may skip the sort
     stream_order = "order by p.__sp_seq"
-    byte_length_sql = "octet_length"
     # a message's text as the stream reads it (`{}`: the text): see DuckDBWarehouse
     sent_text_sql = "{}"
     # the dialect in which the message layer may write messages here (its SQL lane), with
@@ -332,7 +329,6 @@ class Warehouse(AdapterConnections):
     def _lane_rows(self, mapping: Mapping, lane: MessageSql) -> str:
         """stream_pending's rows with a lane, in its order, as a query a WHERE may follow."""
         internal, selected, source = self._pending_parts(mapping, lane.lets)
-        # oversize messages go to the builder too, which rejects them with the reason
         flagged = [
             f"case when __sp_python then {self.quote(c)} end as {self.quote(c)}"
             for c in mapping.columns
@@ -343,8 +339,9 @@ class Warehouse(AdapterConnections):
         return (
             f"select __sp_seq, __sp_op, __sp_key, __sp_hash, __sp_version, {', '.join(flagged)}, "
             f"{written} as __sp_message, __sp_reason, __sp_python from (select *, "
-            f"coalesce(__sp_needs_python or {self.byte_length_sql}(__sp_message) > "
-            f"{_MAX_MESSAGE_BYTES}, false) as __sp_python "
+            # a message's size is checked by the runner, as it reads it: asking here would
+            # write the message twice (DuckDB computes a subquery's expression per use)
+            "coalesce(__sp_needs_python, false) as __sp_python "
             f"from (select {internal}, {', '.join(selected)}, {lane.message} as __sp_message, "
             f"{lane.reason} as __sp_reason, "
             f"{lane.needs_python} as __sp_needs_python {source} {self.stream_order}) as __sp_lane"

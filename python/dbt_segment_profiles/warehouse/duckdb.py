@@ -56,7 +56,6 @@ class DuckDBWarehouse(Warehouse):
     # pending tables keep insertion (= sequence) order, and a sort would hold every pending row
     # in memory; acknowledgements sort each batch's sequence numbers themselves
     stream_order = ""
-    byte_length_sql = "strlen"
     # a BLOB reaches Python as the bytes the runner sends: no str made, then encoded again
     sent_text_sql = "encode({})"
     # the SQL dialect the message layer writes messages in, here (messages/sql_dialect.py)
