@@ -28,7 +28,8 @@ from .subscriptions import MISSING_USER_ID
 from .values import ValueProblem, to_timestamp
 
 SqlDialect = DuckDBDialect  # the interface every dialect follows
-# the pending table's columns a messageId is derived from (macros/capture: the pending table)
+# the pending table's columns a messageId is derived from (written by the capture's macro
+# macros/capture/pending_from_changes_sql.sql)
 PENDING_CHANGE = ChangeSql("p.__sp_op", "p.__sp_hash", "p.__sp_version", "p.__sp_key")
 
 
