@@ -199,17 +199,18 @@ models:
 """.format(traits=", ".join(f"t{n:02d}" for n in range(WIDE_TRAITS)))
 
 
+def capture_and_sync(project: Any) -> tuple[int, Any]:
+    """A first `dbt run` of the project, then a sync: the JSON document and its exit code."""
+    run_dbt(["deps"])
+    run_dbt(["run"])
+    return segment(project, "sync")
+
+
 class WideModel:
     @pytest.fixture(scope="class")
     @classmethod
     def models(cls) -> dict[str, str]:
         return {"dim_wide.sql": WIDE_SQL, "schema.yml": WIDE_YML}
-
-    @staticmethod
-    def capture_and_sync(project: Any) -> tuple[int, Any]:
-        run_dbt(["deps"])
-        run_dbt(["run"])
-        return segment(project, "sync")
 
 
 @pytest.mark.usefixtures("sandbox")
@@ -217,7 +218,7 @@ class TestWideRows(WideModel):
     def test_rows_wider_than_the_runners_memory_cap_are_sent_whole(
         self, project: Any, sandbox: Any
     ) -> None:
-        code, document = self.capture_and_sync(project)
+        code, document = capture_and_sync(project)
         assert code == 0, document
         assert by_mapping(document)["wide_to_profiles"]["acknowledged"] == 2100
         messages = received(sandbox)
@@ -241,7 +242,7 @@ class TestWideRowsUnderTheProfilesOwnCap(WideModel):
     def test_the_sync_says_it_ran_out_of_memory_and_sends_nothing(
         self, project: Any, sandbox: Any
     ) -> None:
-        code, document = self.capture_and_sync(project)
+        code, document = capture_and_sync(project)
         assert code == 2, document
         assert "Out of Memory" in document["error"], document
         assert received(sandbox) == []
@@ -285,9 +286,7 @@ class TestMessagesAtSegmentsLimit:
     def test_up_to_32768_bytes_are_sent_and_longer_ones_rejected_with_their_size(
         self, project: Any, sandbox: Any
     ) -> None:
-        run_dbt(["deps"])
-        run_dbt(["run"])
-        code, document = segment(project, "sync")
+        code, document = capture_and_sync(project)
         assert code == 1, document
         result = by_mapping(document)["limit_to_profiles"]
         sizes = sorted(len(orjson.dumps(m)) for m in received(sandbox))
