@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from dbt.tests.util import run_dbt
 
@@ -44,8 +45,9 @@ class TestDuckDBProfileOptions:
         side = tmp_path_factory.mktemp("attached") / "side.duckdb"
         return {
             **warehouse_target,
-            # a session setting: a connection opened without the profile would not have it
-            "settings": {"TimeZone": "Asia/Kathmandu"},
+            # a session setting: a connection opened without the profile would not have it;
+            # and DuckDB's own threads, which the runner keeps and caps the memory of
+            "settings": {"TimeZone": "Asia/Kathmandu", "threads": 2},
             "attach": [{"path": str(side), "alias": "side"}],
             # models and bookkeeping live in the attached database
             "database": "side",
@@ -87,6 +89,12 @@ class TestDuckDBProfileOptions:
             assert warehouse.query("select current_setting('TimeZone')") == [("Asia/Kathmandu",)]
             stream = warehouse.stream("select current_setting('TimeZone')", 10)
             assert [row for chunk in stream for row in chunk] == [("Asia/Kathmandu",)]
+            # the profile's two threads, each with the room the runner's one thread has (under
+            # one thread's cap, two failed a checkpoint, fatally, at 400,000 acknowledgements)
+            assert warehouse.query("select current_setting('threads')") == [(2,)]
+            assert warehouse.query("select current_setting('memory_limit')") == [
+                (duckdb_memory_limit("40MB"),)
+            ]
         finally:
             ctx.close()
 
@@ -207,3 +215,11 @@ def test_a_profile_that_needs_a_missing_variable_names_it(
         "env_var('SEGMENT_TEST_NO_SUCH_PATH') is used in the dbt config but the variable is "
         "not set"
     )
+
+
+def duckdb_memory_limit(value: str) -> str:
+    """`value` as DuckDB reports a memory_limit set to it."""
+    with duckdb.connect() as connection:
+        connection.execute(f"set memory_limit = '{value}'")
+        (row,) = connection.execute("select current_setting('memory_limit')").fetchall()
+    return str(row[0])

@@ -87,11 +87,16 @@ class DuckDBWarehouse(Warehouse):
         # Set, not configured, and restored on close: the database instance is dbt's, and
         # shared in this process. A setting in the profile is the user's choice, and stays.
         self._previous_settings: dict[str, str] = {}
-        self._memory_mb = int(RUNNER_SETTINGS["memory_limit"].removesuffix("MB"))
-        configured = {str(k).lower() for k in adapter.config.credentials.settings or {}}
+        settings = adapter.config.credentials.settings or {}
+        profile = {str(k).lower(): v for k, v in settings.items()}
+        # the cap is the room of one DuckDB thread: the profile's own threads get it each (two
+        # under the one-thread cap failed a checkpoint, fatally, at 400,000 acknowledgements)
+        per_thread = int(RUNNER_SETTINGS["memory_limit"].removesuffix("MB"))
+        self._memory_mb = per_thread * _thread_count(profile.get("threads"))
+        runner = {**RUNNER_SETTINGS, "memory_limit": f"{self._memory_mb}MB"}
         with self.transaction() as cur:
-            for name, value in RUNNER_SETTINGS.items():
-                if name in configured:
+            for name, value in runner.items():
+                if name in profile:
                     continue
                 cur.execute(f"select current_setting('{name}')")
                 self._previous_settings[name] = str(cur.fetchall()[0][0])
@@ -291,3 +296,11 @@ def _parse_json(rows: list[tuple], indexes: list[int]) -> list[tuple]:
                     pass  # left as text: the message builder sends it as a string
         parsed.append(tuple(values))
     return parsed
+
+
+def _thread_count(configured: Any) -> int:
+    """The DuckDB threads a profile's `settings: threads:` asks for; 1 when it sets none."""
+    try:
+        return max(1, int(configured))
+    except (TypeError, ValueError):
+        return 1
