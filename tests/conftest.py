@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -39,11 +40,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# what this process made and removes when the run ends (each run, each xdist worker, made one)
+_made_here: list[str] = []
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for path in _made_here:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # dbt's own answer, without inspect.stack() over pytest's deep stack (see the module)
     _load_helper("flag_source").install()
     # dbt's config schemas, which the runner keeps on disk, in a directory of this run's own
-    os.environ.setdefault("DBT_SEGMENT_CACHE_DIR", tempfile.mkdtemp(prefix="segment-cache-"))
+    if "DBT_SEGMENT_CACHE_DIR" not in os.environ:
+        os.environ["DBT_SEGMENT_CACHE_DIR"] = tempfile.mkdtemp(prefix="segment-cache-")
+        _made_here.append(os.environ["DBT_SEGMENT_CACHE_DIR"])
     # dbt writes every event of every invocation to logs/dbt.log at debug level, formatted
     # whether read or not: test_state_trust and test_change_capture took 88 s of CPU against
     # 100 s without it (medians of four alternations each). Only the tests that read that
