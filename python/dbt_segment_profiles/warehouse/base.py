@@ -79,7 +79,7 @@ class MessageSql(Protocol):
 
     message: str  # the whole message as text
     reason: str  # why the row is rejected, or NULL
-    needs_python: str  # true for rows the Python builder must judge
+    needs_python: str  # true for rows the Python builder must judge, never NULL
     lets: tuple[tuple[str, str], ...]  # (name, expression) the others read as `p.<name>`
 
 
@@ -330,22 +330,20 @@ class Warehouse(AdapterConnections):
         """stream_pending's rows with a lane, in its order, as a query a WHERE may follow."""
         internal, selected, source = self._pending_parts(mapping, lane.lets)
         flagged = [
-            f"case when __sp_python then {self.quote(c)} end as {self.quote(c)}"
+            f"case when __sp_needs_python then {self.quote(c)} end as {self.quote(c)}"
             for c in mapping.columns
         ]
-        # a rejected or flagged row's message is never read: its text stays in the warehouse
+        # a rejected or flagged row's message is never read: its text stays in the warehouse.
+        # A message's size is checked by the runner, as it reads it: asking here would write
+        # the message twice (DuckDB computes a subquery's expression per use)
         sent = self.sent_text_sql.format("__sp_message")
-        written = f"case when __sp_reason is null and not __sp_python then {sent} end"
+        written = f"case when __sp_reason is null and not __sp_needs_python then {sent} end"
         return (
             f"select __sp_seq, __sp_op, __sp_key, __sp_hash, __sp_version, {', '.join(flagged)}, "
-            f"{written} as __sp_message, __sp_reason, __sp_python from (select *, "
-            # a message's size is checked by the runner, as it reads it: asking here would
-            # write the message twice (DuckDB computes a subquery's expression per use)
-            "coalesce(__sp_needs_python, false) as __sp_python "
+            f"{written} as __sp_message, __sp_reason, __sp_needs_python as __sp_python "
             f"from (select {internal}, {', '.join(selected)}, {lane.message} as __sp_message, "
             f"{lane.reason} as __sp_reason, "
-            f"{lane.needs_python} as __sp_needs_python {source} {self.stream_order}) as __sp_lane"
-            ") as __sp_rows"
+            f"{lane.needs_python} as __sp_needs_python {source} {self.stream_order}) as __sp_rows"
         )
 
     def record_sql_rejections(
