@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .errors import SegmentProfilesError
+from .manifest_reader import ManifestError, read_manifest
 
 if TYPE_CHECKING:
     from dbt.config.runtime import RuntimeConfig
@@ -214,18 +215,28 @@ def load_manifest(project: DbtProject, cli_vars: str | None = None) -> dict[str,
     path = project.manifest_path
     if not path.exists() or path.stat().st_mtime < _newest_source_mtime(project):
         _parse_project(project, cli_vars)
+    manifest = _read(path)
+    if not _built_for(manifest, project):
+        # the last dbt command ran for another target: its relations are not this target's
+        _parse_project(project, cli_vars)
+        manifest = _read(path)
+    return manifest
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """What the runner reads of the manifest (manifest_reader.py: not the whole file at once)."""
     try:
-        manifest = json.loads(path.read_text())
+        return read_manifest(path)
     except FileNotFoundError:
         raise SegmentProfilesError(
             f"{path} not found after parsing the project",
             hint="run `dbt parse` and look at its errors",
         ) from None
-    if not _built_for(manifest, project):
-        # the last dbt command ran for another target: its relations are not this target's
-        _parse_project(project, cli_vars)
-        manifest = json.loads(path.read_text())
-    return manifest
+    except (ManifestError, UnicodeDecodeError) as exc:
+        raise SegmentProfilesError(
+            f"{path} cannot be read: {exc}",
+            hint="run `dbt parse` to write it again",
+        ) from None
 
 
 def _built_for(manifest: dict[str, Any], project: DbtProject) -> bool:
