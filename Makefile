@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # No reordering: the modules marked slow are collected first, so one worker starts them at once.
 WORKERS ?= -n 2 --dist loadscope --no-loadscope-reorder
 
-.PHONY: demo test lint bench-capture bench-delivery clean
+.PHONY: demo test lint bench-capture bench-delivery bench-manifest clean
 
 # uv resolves the same versions as pip from the same index, and installs the ~150 packages of
 # the dev extra in under a minute where pip took about four (README, Development); pip installs
@@ -53,6 +53,8 @@ bench-capture: $(STAMP)
 
 bench-delivery: $(STAMP)
 	$(BIN)/python benchmarks/bench_delivery.py
+bench-manifest: $(STAMP)
+	$(BIN)/python benchmarks/bench_manifest.py
 
 clean:
 	rm -rf $(VENV) .venv-databricks integration_tests/target integration_tests/dbt_packages integration_tests/logs
