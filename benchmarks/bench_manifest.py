@@ -95,12 +95,12 @@ def grown_manifest(manifest: dict, models: int) -> dict:
 
 def check_same(path: Path) -> bool:
     sys.path.insert(0, str(REPO_ROOT / "python"))
-    from dbt_segment_profiles.manifest_reader import _kept_node, read_manifest
+    from dbt_segment_profiles.manifest_reader import kept_node, read_manifest
 
     whole = json.loads(path.read_text("utf-8"))
     cut = {
         "metadata": whole["metadata"],
-        "nodes": {key: _kept_node(node) for key, node in whole["nodes"].items()},
+        "nodes": {key: kept_node(node) for key, node in whole["nodes"].items()},
     }
     return read_manifest(path) == cut
 

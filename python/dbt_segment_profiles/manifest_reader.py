@@ -45,7 +45,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
         manifest: dict[str, Any] = {}
         for section in reader.object_keys():
             if section == "nodes" and reader.peek() == "{":
-                manifest["nodes"] = dict(reader.entries(_kept_node))
+                manifest["nodes"] = dict(reader.entries(kept_node))
             elif section in _KEPT_SECTIONS:
                 manifest[section] = reader.value()
             elif reader.peek() == "{":
@@ -58,7 +58,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _kept_node(node: Any) -> Any:
+def kept_node(node: Any) -> Any:
+    """What read_manifest keeps of a node."""
     if not isinstance(node, dict):
         return node
     if node.get("resource_type") != "model":

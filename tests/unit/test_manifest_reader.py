@@ -83,7 +83,7 @@ def _manifest(models: int = 6) -> dict[str, Any]:
 
 def _cut(manifest: dict[str, Any]) -> dict[str, Any]:
     """What reading should give: the whole parse, cut down."""
-    nodes = {key: manifest_reader._kept_node(node) for key, node in manifest["nodes"].items()}
+    nodes = {key: manifest_reader.kept_node(node) for key, node in manifest["nodes"].items()}
     return {"metadata": manifest["metadata"], "nodes": nodes}
 
 
