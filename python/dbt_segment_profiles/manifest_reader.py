@@ -43,7 +43,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as file:
         reader = _Reader(file)
         manifest: dict[str, Any] = {}
-        for section in reader.object_keys():
+        for section in reader.keys():
             if section == "nodes" and reader.peek() == "{":
                 manifest["nodes"] = dict(reader.entries(kept_node))
             elif section in _KEPT_SECTIONS:
@@ -120,8 +120,9 @@ class _Reader:
             self._at = end
             return value
 
-    def _members(self) -> Iterator[str]:
-        """An object's keys, the reader left at each key's value."""
+    def keys(self) -> Iterator[str]:
+        """The keys of the object that comes next, the reader left at each key's value for
+        the caller to read."""
         self._expect("{")
         if self.peek() == "}":
             self._at += 1
@@ -139,13 +140,9 @@ class _Reader:
             if separator != ",":
                 raise ManifestError(f"expected ',' or '}}' after the value of {key!r}")
 
-    def object_keys(self) -> Iterator[str]:
-        """The top-level object's keys; the caller reads each value."""
-        return self._members()
-
     def entries(self, keep: Callable[[Any], Any]) -> Iterator[tuple[str, Any]]:
         """The entries of the object that comes next, each value decoded and passed to keep."""
-        for key in self._members():
+        for key in self.keys():
             yield key, keep(self.value())
 
     def end(self) -> None:
