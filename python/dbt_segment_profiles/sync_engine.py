@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -322,15 +323,41 @@ class _MappingSender:
 
     def run(self) -> None:
         plan, lane = _plan_and_lane(self.warehouse, self.mapping)
+        rejections: ThreadPoolExecutor | None = None
+        recorded: Future[tuple[int, list[str]]] | None = None
         if lane is not None:
-            # the rows SQL rejects are recorded where they are, and not read (before any
-            # thread starts: an error here leaves none behind)
-            rejected, reasons = self.warehouse.record_sql_rejections(
-                self.mapping, lane, self.all_new, self.options.max_reasons
+            # the rows SQL rejects are recorded where they are, and not read: beside the
+            # stream where the warehouse runs both at once (they are not in the stream), else
+            # before any thread starts (an error here leaves none behind)
+            record = partial(
+                self.warehouse.record_sql_rejections,
+                self.mapping,
+                lane,
+                self.all_new,
+                self.options.max_reasons,
             )
-            self.result.rejected += rejected
-            for reason in reasons:
-                _note_reason(self.result, reason, self.options.max_reasons)
+            if self.warehouse.records_rejections_beside_stream:
+                rejections = ThreadPoolExecutor(1, thread_name_prefix="segment-sql-rejections")
+                recorded = rejections.submit(record, aside=True)
+            else:
+                self._note_sql_rejections(*record())
+        try:
+            self._stream_and_send(plan, lane)
+        finally:
+            if rejections is not None and recorded is not None:
+                rejections.shutdown(wait=True)
+        if recorded is not None:
+            self._note_sql_rejections(*recorded.result())
+
+    def _note_sql_rejections(self, rejected: int, reasons: list[str]) -> None:
+        """The rows SQL rejected, counted; their reasons first, as the stream's order has
+        them (a reason the builder gave while they were recorded comes after)."""
+        self.result.rejected += rejected
+        noted, self.result.reasons = self.result.reasons, []
+        for reason in [*reasons, *noted]:
+            _note_reason(self.result, reason, self.options.max_reasons)
+
+    def _stream_and_send(self, plan: MessagePlan, lane: SqlLane | None) -> None:
         acknowledger = Acknowledger(self.warehouse, self.mapping)
         self.acknowledger = acknowledger
         if self.warehouse.records_issues_aside:

@@ -498,7 +498,8 @@ class TestRejectionsRecordedInTheWarehouse:
             result = by_mapping(document)["subscribers"]
             sent = third if attempt == 1 else 0  # acknowledged the first time
             assert (result["sent"], result["rejected"]) == (sent, 2 * third)
-            # SQL's reason first: its rows are recorded before the first row is read
+            # SQL's reason first, as the stream's order has its rows (on Postgres they
+            # are recorded while the others are read)
             assert f"'{SQL_JUDGED}';" in result["reasons"][0]
             assert any(BUILDER_JUDGED in reason for reason in result["reasons"])
             # the runner held only the builder's rejections, never SQL's
@@ -530,6 +531,86 @@ class TestRejectionsRecordedInTheWarehouse:
                 box = serve()  # the sent third is acknowledged; the next syncs send nothing
             else:
                 assert box.stats.snapshot()["accepted_messages"] == 0
+
+
+class TestRejectionsRecordedBesideTheStream:
+    """Postgres records the rows its SQL rejects on a connection of their own while the stream's
+    query runs and its rows go out: neither waits for the other."""
+
+    ROWS = 2_000
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        # every other row sent, the others rejected by SQL
+        subscribers = (
+            f"with ids as ({generated_users_sql(cls.ROWS)})\n"
+            "select id, 'user' || cast(id as varchar(20)) || '@example.com' as email,\n"
+            f"  case id % 2 when 0 then 'subscribed' else '{SQL_JUDGED}' end as status\n"
+            "from ids"
+        )
+        return {"dim_subscribers.sql": subscribers, "schema.yml": SUBSCRIPTIONS_YML}
+
+    @pytest.mark.postgres_only
+    def test_rows_go_out_while_the_rejections_wait_for_the_issues_table(
+        self, project: Any, serve: Any, warehouse_target: dict[str, Any]
+    ) -> None:
+        import psycopg2
+
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        box = serve()
+        half = self.ROWS // 2
+        issues = f"{project.test_schema}_segment.segment_record_issues"
+        t = warehouse_target
+        holder = psycopg2.connect(
+            host=t["host"], port=t["port"], user=t["user"], password=t["pass"], dbname=t["dbname"]
+        )
+        # another session holds the issues table (as a long report query's lock would): the
+        # rejections' insert waits for it, reading it does not
+        with holder.cursor() as cur:
+            cur.execute(f"lock table {issues} in exclusive mode")
+        seen: dict[str, int] = {}
+
+        def release_once_sent() -> None:
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    seen["sent"] = box.stats.snapshot()["accepted_messages"]
+                    if seen["sent"] >= half:
+                        break
+                    time.sleep(0.05)
+                with holder.cursor() as cur:
+                    cur.execute(f"select count(*) from {issues}")
+                    seen["recorded"] = cur.fetchone()[0]
+            finally:
+                holder.rollback()
+                holder.close()
+
+        releaser = threading.Thread(target=release_once_sent)
+        releaser.start()
+        try:
+            code, document = segment(project, "sync")
+        finally:
+            releaser.join()
+        # every row to send went out while the rejections waited, none recorded yet
+        assert seen == {"sent": half, "recorded": 0}, seen
+        assert code == 1, document
+        result = by_mapping(document)["subscribers"]
+        assert (result["sent"], result["acknowledged"], result["rejected"]) == (half, half, half)
+        assert f"'{SQL_JUDGED}';" in result["reasons"][0]
+        assert issue_summary(project) == (half, half, 1, 1, "rejected", "rejected", 0)
+        keys = project.run_sql(
+            f"select record_key from {issues} where mapping_name = 'subscribers'", fetch="all"
+        )
+        assert {int(key) % 2 for (key,) in keys} == {1}
+
+        # again: nothing left to send, the same rows rejected a second time
+        code, document = segment(project, "sync")
+        assert code == 1, document
+        result = by_mapping(document)["subscribers"]
+        assert (result["sent"], result["rejected"]) == (0, half)
+        assert issue_summary(project) == (half, half, 2, 2, "rejected", "rejected", 0)
 
 
 class TestRejectionsInBulk:

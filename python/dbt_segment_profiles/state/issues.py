@@ -248,7 +248,12 @@ def _merge_resolved(
 
 
 def record_selected_issues(
-    warehouse: Warehouse, mapping_name: str, select: str, all_new: bool, max_reasons: int
+    warehouse: Warehouse,
+    mapping_name: str,
+    select: str,
+    all_new: bool,
+    max_reasons: int,
+    aside: bool = False,
 ) -> tuple[int, list[str]]:
     """The issues a query selects (seq, record_key, operation, kind, reason; one per key
     and operation) into the mapping's issues, all in the warehouse: the rows a lane's SQL
@@ -257,11 +262,13 @@ def record_selected_issues(
     first `max_reasons` distinct reasons by seq.
 
     Recorded again, they are merged `selected_merge_rows` at a time, each slice in a
-    transaction of its own (all at once where it is None)."""
+    transaction of its own (all at once where it is None). `aside`: on the writer thread's
+    connection (Warehouse.side_transaction), not the main one."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
+    transaction = warehouse.side_transaction if aside else warehouse.transaction
 
     def select_them() -> tuple[int, list[str]]:
-        with warehouse.transaction() as cur:
+        with transaction() as cur:
             cur.execute(f"drop table if exists {SELECTED}")
             cur.execute(
                 f"create temporary table {SELECTED} as select row_number() over "
@@ -278,7 +285,7 @@ def record_selected_issues(
             return rows, [str(row[0]) for row in cur.fetchall()]
 
     def merge(first: int, last: int) -> None:
-        with warehouse.transaction() as cur:
+        with transaction() as cur:
             warehouse.before_issue_merge(cur)
             source = f"(select * from {SELECTED} where n > {first} and n <= {last})"
             if all_new:
@@ -292,7 +299,7 @@ def record_selected_issues(
             warehouse.with_memory(partial(merge, 0, rows))
         elif rows:
             # statistics that include the last sync's issues (IssueStage._merge_once)
-            with warehouse.transaction() as cur:
+            with transaction() as cur:
                 warehouse.analyze_issues(cur)
             first, size = 0, warehouse.selected_merge_rows or rows
             while first < rows:
@@ -300,7 +307,7 @@ def record_selected_issues(
                 warehouse.with_memory(partial(merge, first, last))
                 first = last
     finally:
-        with warehouse.transaction() as cur:
+        with transaction() as cur:
             cur.execute(f"drop table if exists {SELECTED}")
     return rows, reasons
 

@@ -137,6 +137,10 @@ class Warehouse(AdapterConnections):
     # whether a sync may record issues on a thread of its own (on a connection of its own,
     # side_transaction) while the acknowledger commits on the main one
     records_issues_aside = True
+    # whether the rows a lane's SQL rejects may be recorded on a thread (on the writer's
+    # connection) while the stream's query runs: where the warehouse is a server, its two
+    # sessions work at once; DuckDB runs both in this process, under one memory cap
+    records_rejections_beside_stream = False
     # a sync hands its issues over once this many have queued (and at the end): the Python
     # objects waiting stay bounded; the warehouse gathers them up to issue_merge_rows
     issue_rows = 10_000
@@ -347,11 +351,17 @@ class Warehouse(AdapterConnections):
         )
 
     def record_sql_rejections(
-        self, mapping: Mapping, lane: MessageSql, all_new: bool, max_reasons: int
+        self,
+        mapping: Mapping,
+        lane: MessageSql,
+        all_new: bool,
+        max_reasons: int,
+        aside: bool = False,
     ) -> tuple[int, list[str]]:
         """Record the pending rows the lane's SQL rejects as issues, in the warehouse: they
         never travel to the runner and back (state/issues.py). The number recorded, and the
-        first `max_reasons` distinct reasons in the stream's order."""
+        first `max_reasons` distinct reasons in the stream's order. `aside`: on the writer
+        thread's connection (side_transaction)."""
         # the reason and the flag only: no message is written for a row SQL rejects
         judged = (
             f"select p.__sp_seq, p.__sp_key, p.__sp_op, {lane.reason} as __sp_reason, "
@@ -362,7 +372,7 @@ class Warehouse(AdapterConnections):
             f"'rejected' as kind, __sp_reason as reason from ({judged}) as __sp_judged "
             f"where {_REJECTED_BY_SQL}"
         )
-        return record_selected_issues(self, mapping.name, rejected, all_new, max_reasons)
+        return record_selected_issues(self, mapping.name, rejected, all_new, max_reasons, aside)
 
     def record_rows(self, mapping: Mapping, key: str) -> PendingStream:
         """One record's row, in stream_pending's layout, whether or not it is pending: from the
