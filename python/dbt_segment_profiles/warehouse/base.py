@@ -318,23 +318,33 @@ class Warehouse(AdapterConnections):
     ) -> tuple[str, list[str], str]:
         """The internal columns, the mapped ones (temporal ones formatted) and the FROM of the
         unacknowledged pending rows."""
-        # dates and timestamps are formatted by the warehouse, a whole column at a time, in
-        # exactly the form the message builder would give them row by row
-        kinds = self.temporal_kinds(self.mapping_table(mapping, "pending"))
-        selected = []
-        for column in mapping.columns:
-            expression = f"p.{self.quote(column)}"
-            if column in kinds:
-                expression = self.iso_utc_sql(expression, kinds[column])
-            selected.append(f"{expression} as {self.quote(column)}")
+        read = self._reading_as_builder(mapping)
+        selected = [f"{read(c, f'p.{self.quote(c)}')} as {self.quote(c)}" for c in mapping.columns]
         internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
         return internal, selected, self._unacknowledged(mapping, lets)
 
+    def _reading_as_builder(self, mapping: Mapping) -> Callable[[str, str], str]:
+        """(column, expression) -> the mapped column as the message builder reads it: dates
+        and timestamps are formatted by the warehouse, a whole column at a time, in exactly
+        the form the builder would give them row by row."""
+        kinds = self.temporal_kinds(self.mapping_table(mapping, "pending"))
+
+        def read(column: str, expression: str) -> str:
+            kind = kinds.get(column)
+            return expression if kind is None else self.iso_utc_sql(expression, kind)
+
+        return read
+
     def _lane_rows(self, mapping: Mapping, lane: MessageSql) -> str:
         """stream_pending's rows with a lane, in its order, as a query a WHERE may follow."""
-        internal, selected, source = self._pending_parts(mapping, lane.lets)
+        internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
+        source = self._unacknowledged(mapping, lane.lets)
+        # the mapped columns are read for the flagged rows only: formatted there, not for
+        # every row (a timestamp's to_char, 0.3 s per 1,000,000 rows on Postgres)
+        selected = [f"p.{self.quote(c)} as {self.quote(c)}" for c in mapping.columns]
+        read = self._reading_as_builder(mapping)
         flagged = [
-            f"case when __sp_needs_python then {self.quote(c)} end as {self.quote(c)}"
+            f"case when __sp_needs_python then {read(c, self.quote(c))} end as {self.quote(c)}"
             for c in mapping.columns
         ]
         # a rejected or flagged row's message is never read: its text stays in the warehouse.
