@@ -344,7 +344,7 @@ class _MappingSender:
         try:
             self._stream_and_send(plan, lane)
         finally:
-            if rejections is not None and recorded is not None:
+            if rejections is not None:
                 rejections.shutdown(wait=True)
         if recorded is not None:
             self._note_sql_rejections(*recorded.result())

@@ -44,6 +44,8 @@ def quote(identifier: str) -> str:
 # checks the size last, so it would give the row SQL's reason too; and asking would build every
 # pending row's message (Postgres computes a subquery's every column before filtering)
 _REJECTED_BY_SQL = "__sp_reason is not null and not coalesce(__sp_needs_python, false)"
+# a pending row's own columns, first in every stream of it
+_INTERNAL_COLUMNS = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
 
 
 class MappingsLocked(Exception):
@@ -320,7 +322,7 @@ class Warehouse(AdapterConnections):
         unacknowledged pending rows."""
         read = self._reading_as_builder(mapping)
         selected = [f"{read(c, f'p.{self.quote(c)}')} as {self.quote(c)}" for c in mapping.columns]
-        internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
+        internal = _INTERNAL_COLUMNS
         return internal, selected, self._unacknowledged(mapping, lets)
 
     def _reading_as_builder(self, mapping: Mapping) -> Callable[[str, str], str]:
@@ -337,7 +339,7 @@ class Warehouse(AdapterConnections):
 
     def _lane_rows(self, mapping: Mapping, lane: MessageSql) -> str:
         """stream_pending's rows with a lane, in its order, as a query a WHERE may follow."""
-        internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
+        internal = _INTERNAL_COLUMNS
         source = self._unacknowledged(mapping, lane.lets)
         # the mapped columns are read for the flagged rows only: formatted there, not for
         # every row (a timestamp's to_char, 0.3 s per 1,000,000 rows on Postgres)
@@ -426,7 +428,7 @@ class Warehouse(AdapterConnections):
         if rows:
             names = [*INTERNAL_COLUMNS, *mapping.columns, "__sp_pending"]
             return PendingStream(names, iter([rows]))
-        internal = "p.__sp_seq, p.__sp_op, p.__sp_key, p.__sp_hash, p.__sp_version"
+        internal = _INTERNAL_COLUMNS
         mapped = ", ".join(f"p.{self.quote(c)}" for c in mapping.columns)
         rows = self.query(
             f"select {internal}, {mapped}, true {self._unacknowledged(mapping)} "
