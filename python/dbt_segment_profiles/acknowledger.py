@@ -63,12 +63,10 @@ class Acknowledger(WriterThread[Acks]):
         while True:
             item = self._take()
             done = item is _DONE
-            # new lists: the queued ones are the batches' own
-            acks = Acks([], [], [], [])
-            if not done:
-                acks.extend(item)
+            parts = [] if done else [item]
+            rows = 0 if done else len(item.keys)
             deadline = time.monotonic() + GATHER_SECONDS
-            while not done and len(acks.keys) < GATHER_ROWS:
+            while not done and rows < GATHER_ROWS:
                 try:
                     more = self._take(max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
@@ -76,8 +74,23 @@ class Acknowledger(WriterThread[Acks]):
                 if more is _DONE:
                     done = True
                 else:
-                    acks.extend(more)
-            if acks.keys:
-                self._write(self.warehouse.acknowledge, self.mapping, acks)
+                    parts.append(more)
+                    rows += len(more.keys)
+            if rows:
+                # new columns: the queued ones are the batches' own
+                self._write(self.warehouse.acknowledge, self.mapping, _joined(parts))
             if done:
                 return
+
+
+def _joined(parts: list[Acks]) -> Acks:
+    """One batch's acknowledgements or several, as one set of columns: Python lists, or
+    Arrow's where a batch kept its columns (delivery/column_batches.py)."""
+    if all(type(part.keys) is list for part in parts):
+        joined = Acks([], [], [], [])
+        for part in parts:
+            joined.extend(part)
+        return joined
+    from .delivery.column_batches import joined_acks
+
+    return joined_acks(parts)

@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import partial
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -37,6 +37,8 @@ from .messages.sql_lane import SqlLane, lane_for
 from .settings import ProfileSpace
 from .warehouse import IssueRow, PendingStream, RunRecord, Warehouse
 
+# rows of messages the warehouse wrote whole read at a time as Arrow columns (_send_columns)
+COLUMN_CHUNK_ROWS = 4_096
 # rows read at a time, with READ_AHEAD_CHUNKS more read ahead (warehouse/connections.py): on
 # 1,000,000 subscriptions rows 3,000 with one ahead peaked at 247-248 MB against 253-255 for
 # 5,000, at the same speed; two of 2,000 ahead hold as many rows as one of 3,000 beside the
@@ -362,15 +364,35 @@ class _MappingSender:
         self.acknowledger = acknowledger
         if self.warehouse.records_issues_aside:
             self.recorder = IssueRecorder(self.warehouse, self.mapping, self.all_new)
-        stream = self.warehouse.stream_pending(
-            self.mapping, self.options.chunk_rows, lane, without_sql_rejections=True
-        )
+        stream: PendingStream | None = None
         try:
+            if lane is not None and self.warehouse.streams_columns:
+                stream = self.warehouse.stream_written(self.mapping, lane, COLUMN_CHUNK_ROWS)
+                chunks = iter(stream)
+                first = next(chunks, None)
+                if first is None:
+                    return
+                if not _mostly_flagged(first):
+                    if not self._send_columns(chain([first], chunks)):
+                        return
+                    # the rows the builder must judge, after the rest, in a stream of their own
+                    stream.close()
+                    stream = self.warehouse.stream_pending(
+                        self.mapping, self.options.chunk_rows, lane, flagged_only=True
+                    )
+                    self._build_and_send(stream, plan, True)
+                    return
+                # rows the builder judges from the start (as when every row is): read as rows
+                stream.close()
+            stream = self.warehouse.stream_pending(
+                self.mapping, self.options.chunk_rows, lane, without_sql_rejections=True
+            )
             self._build_and_send(stream, plan, lane is not None)
         except _StopSending:
             pass
         finally:
-            stream.close()
+            if stream is not None:
+                stream.close()
             wait([future for _, future in self.in_flight])
             self._drain()
             try:
@@ -422,6 +444,32 @@ class _MappingSender:
         last = batcher.flush()
         if last is not None:
             self._submit(last)
+
+    def _send_columns(self, stream: PendingStream) -> bool:
+        """Send the messages the warehouse wrote whole, as Arrow record batches
+        (delivery/column_batches.py); True when the stream had rows the builder must judge
+        (without a message: they are left to a stream of their own)."""
+        from .delivery.column_batches import ColumnBatcher, written_rows
+
+        batcher = ColumnBatcher(max_messages=self.space_sender.space.batch_size)
+        flagged = False
+        for chunk in stream:
+            written = written_rows(chunk, MAX_MESSAGE_BYTES)
+            flagged = flagged or written.flagged
+            for key, op, size in written.oversized:
+                self._reject((None, op, key), oversize(size))
+            for full in batcher.extend(written.rows, written.lengths):
+                self._submit(full)
+            self._drain()
+            self._record_issues()
+            if self.options.progress is not None:
+                self.options.progress(self.result, self.total)
+            if self._stopping():
+                raise _StopSending
+        last = batcher.flush()
+        if last is not None:
+            self._submit(last)
+        return flagged
 
     def _send_written(self, chunk: list[tuple], batcher: Batcher, message_at: int) -> bool:
         """Rows the warehouse wrote whole (none flagged): messages, batched in order; False,
@@ -508,10 +556,7 @@ class _MappingSender:
             self.acknowledger.put(batch.acks(acknowledged))
             result.acknowledged += len(acknowledged)
             if len(acknowledged) == len(batch):
-                # a handful of distinct operations: list.count runs in C, Counter per item
-                # in Python
-                ops = batch.ops
-                acknowledged_ops = Counter({op: ops.count(op) for op in set(ops)})
+                acknowledged_ops = batch.op_counts()
             else:
                 acked = set(acknowledged)
                 acknowledged_ops = Counter(o for s, o in zip(batch.seqs, batch.ops) if s in acked)
@@ -538,6 +583,14 @@ def _plan_and_lane(warehouse: Warehouse, mapping: Mapping) -> tuple[MessagePlan,
         mapping, warehouse.column_types(warehouse.mapping_table(mapping, "pending"))
     )
     return plan, lane_for(plan, dialect)
+
+
+def _mostly_flagged(chunk: Any) -> bool:
+    """Whether most of a chunk of written messages are rows the builder must judge (no
+    message was written for them): the rows are then better read as rows."""
+    from .delivery.column_batches import MESSAGE
+
+    return chunk.column(MESSAGE).null_count * 2 > chunk.num_rows
 
 
 def _as_bytes(message: bytes | str) -> bytes:

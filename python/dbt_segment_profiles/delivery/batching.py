@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -63,6 +64,12 @@ class Batch:
             if s in chosen
         ]
         return Acks(*(list(column) for column in zip(*rows))) if rows else Acks([], [], [], [])
+
+    def op_counts(self) -> Counter[str]:
+        """How many of each operation the batch carries."""
+        # a handful of distinct operations: list.count runs in C, Counter per item in Python
+        ops = self.ops
+        return Counter({op: ops.count(op) for op in set(ops)})
 
     def body(self, sent_at: str) -> bytes:
         """The request body: the envelope is joined onto the first and last messages, so the

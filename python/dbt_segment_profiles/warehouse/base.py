@@ -143,6 +143,9 @@ class Warehouse(AdapterConnections):
     # connection) while the stream's query runs: where the warehouse is a server, its two
     # sessions work at once; DuckDB runs both in this process, under one memory cap
     records_rejections_beside_stream = False
+    # whether the messages a lane wrote whole may be streamed as Arrow columns
+    # (stream_columns), sent and acknowledged without a Python object per row
+    streams_columns = False
     # a sync hands its issues over once this many have queued (and at the end): the Python
     # objects waiting stay bounded; the warehouse gathers them up to issue_merge_rows
     issue_rows = 10_000
@@ -300,20 +303,41 @@ class Warehouse(AdapterConnections):
         chunk_rows: int = 5_000,
         lane: MessageSql | None = None,
         without_sql_rejections: bool = False,
+        flagged_only: bool = False,
     ) -> PendingStream:
         """Pending rows not yet acknowledged: internal columns, then the mapped ones; with a
         lane, also each message's head, context and rejection reason as the warehouse wrote
         them, and whether the builder must judge the row (only then are the mapped columns
         read). `without_sql_rejections`: not the rows SQL rejects (record_sql_rejections
-        recorded them)."""
+        recorded them); `flagged_only`: only the rows the builder must judge."""
         if lane is None:
             internal, selected, source = self._pending_parts(mapping, ())
             sql = f"select {internal}, {', '.join(selected)} {source} {self.stream_order}"
             return self.stream(sql, chunk_rows)
         sql = self._lane_rows(mapping, lane)
-        if without_sql_rejections:
+        if flagged_only:
+            sql += " where __sp_needs_python"
+        elif without_sql_rejections:
             sql += f" where not ({_REJECTED_BY_SQL})"
         return self.stream(sql, chunk_rows)
+
+    def stream_written(self, mapping: Mapping, lane: MessageSql, chunk_rows: int) -> Any:
+        """The pending rows whose message the lane wrote whole, as Arrow record batches of
+        the pending row's own columns and the message (delivery/column_batches.py), and the
+        rows the builder must judge with a NULL message (stream_pending(flagged_only=True)
+        reads those); not the rows SQL rejects. Where streams_columns is True."""
+        # each message ends with the comma that follows it in a batch, so that a batch's body
+        # is the bytes its rows take in the chunk. Not `where __sp_message is not null`:
+        # DuckDB would write each message twice
+        lane_rows = self._lane_rows(mapping, lane, suffix="','")
+        return self.stream_columns(
+            "select __sp_seq, __sp_op, __sp_key, __sp_hash, __sp_version, __sp_message "
+            f"from ({lane_rows} where not ({_REJECTED_BY_SQL})) as __sp_lane",
+            chunk_rows,
+        )
+
+    def stream_columns(self, sql: str, chunk_rows: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not stream Arrow columns")
 
     def _pending_parts(
         self, mapping: Mapping, lets: Sequence[tuple[str, str]]
@@ -337,8 +361,9 @@ class Warehouse(AdapterConnections):
 
         return read
 
-    def _lane_rows(self, mapping: Mapping, lane: MessageSql) -> str:
-        """stream_pending's rows with a lane, in its order, as a query a WHERE may follow."""
+    def _lane_rows(self, mapping: Mapping, lane: MessageSql, suffix: str = "") -> str:
+        """stream_pending's rows with a lane, in its order, as a query a WHERE may follow;
+        `suffix`: SQL text each message written ends with."""
         internal = _INTERNAL_COLUMNS
         source = self._unacknowledged(mapping, lane.lets)
         # the mapped columns are read for the flagged rows only: formatted there, not for
@@ -352,7 +377,7 @@ class Warehouse(AdapterConnections):
         # a rejected or flagged row's message is never read: its text stays in the warehouse.
         # A message's size is checked by the runner, as it reads it: asking here would write
         # the message twice (DuckDB computes a subquery's expression per use)
-        sent = self.sent_text_sql.format("__sp_message")
+        sent = self.sent_text_sql.format(f"__sp_message || {suffix}" if suffix else "__sp_message")
         written = f"case when __sp_reason is null and not __sp_needs_python then {sent} end"
         return (
             f"select __sp_seq, __sp_op, __sp_key, __sp_hash, __sp_version, {', '.join(flagged)}, "

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
+from importlib.util import find_spec
 from typing import Any
 
 import orjson
@@ -14,6 +15,12 @@ import orjson
 from ..errors import SegmentProfilesError
 from ..logs import LOGGER
 from .base import PendingStream, T, Warehouse
+from .connections import read_ahead
+
+# the messages a lane wrote go from DuckDB to Segment in Arrow's columns, where pyarrow is
+# installed (the duckdb extra installs it); looked up, not imported: a sync with nothing to
+# send never needs it (0.1 s)
+_HAS_ARROW = all(find_spec(name) is not None for name in ("numpy", "pyarrow"))
 
 # Python columns as DuckDB sees them (Warehouse.column_source), and the types held as integers
 _COLUMNS_VIEW = "__segment_profiles_columns"
@@ -106,6 +113,37 @@ class DuckDBWarehouse(Warehouse):
         """As Warehouse.stream, under a cap raised as far as its first chunk needs."""
         return self.with_memory(partial(super().stream, sql, chunk_rows))
 
+    @property
+    def streams_columns(self) -> bool:  # type: ignore[override]
+        return _HAS_ARROW
+
+    def stream_columns(self, sql: str, chunk_rows: int) -> PendingStream:
+        """Rows of `sql` as Arrow record batches of `chunk_rows`, read ahead on a thread:
+        DuckDB writes them without the GIL, and no Python object is made per row."""
+        return self.with_memory(partial(self._stream_columns, sql, chunk_rows))
+
+    def _stream_columns(self, sql: str, chunk_rows: int) -> PendingStream:
+        if self._reader is None:
+            self._reader = self.connect("dbt-segment-reader")
+        # a relation's reader streams; a cursor's result would be read whole first
+        reader = self._reader.handle.cursor().sql(sql).to_arrow_reader(chunk_rows)
+        held = [_next_batch(reader)]
+
+        def fetched() -> Iterator[Any]:
+            chunk = held.pop()
+            while chunk is not None:
+                if chunk.num_rows:
+                    yield chunk
+                chunk = _next_batch(reader)
+
+        def chunks() -> Iterator[Any]:
+            try:
+                yield from read_ahead(fetched())
+            finally:
+                reader.close()
+
+        return PendingStream(reader.schema.names, chunks())
+
     def with_memory(self, work: Callable[[], T]) -> T:
         """As Warehouse.with_memory: `work` runs again under a doubled cap while it runs out
         of memory, until the cap cannot go higher."""
@@ -167,18 +205,26 @@ class DuckDBWarehouse(Warehouse):
     ) -> Iterator[tuple[str, tuple[Any, ...]]]:
         """As Warehouse.column_source, the columns handed over as NumPy arrays DuckDB scans in
         bulk: list parameters are converted value by value with the GIL held (about a sixth of
-        the CPU time, measured on 100,000 acknowledgements). Without NumPy, as the others."""
+        the CPU time, measured on 100,000 acknowledgements). Columns that are Arrow's already
+        (acknowledgements of delivery/column_batches.py) go over as an Arrow table, which
+        DuckDB scans without the GIL. Without NumPy, as the others."""
         try:
             import numpy
         except ImportError:
             with super().column_source(cur, columns) as source:
                 yield source
             return
-        arrays = {
-            name: numpy.array(values, dtype=numpy.int64 if kind in _INTEGERS else object)
-            for name, (kind, values) in columns.items()
-        }
-        cur.register(_COLUMNS_VIEW, arrays)
+        source: Any
+        if any(_is_arrow(values) for _, values in columns.values()):
+            import pyarrow
+
+            source = pyarrow.table({name: values for name, (_, values) in columns.items()})
+        else:
+            source = {
+                name: numpy.array(values, dtype=numpy.int64 if kind in _INTEGERS else object)
+                for name, (kind, values) in columns.items()
+            }
+        cur.register(_COLUMNS_VIEW, source)
         try:
             yield _COLUMNS_VIEW, ()
         finally:
@@ -253,6 +299,17 @@ class DuckDBWarehouse(Warehouse):
         if kind == "timestamptz":
             expression = f"timezone('UTC', {expression})"
         return f"strftime({expression}, '%Y-%m-%dT%H:%M:%S.%gZ')"
+
+
+def _is_arrow(values: Any) -> bool:
+    return type(values).__module__.startswith("pyarrow")
+
+
+def _next_batch(reader: Any) -> Any:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
 
 
 def _wrapped(exc: BaseException) -> Iterator[BaseException]:

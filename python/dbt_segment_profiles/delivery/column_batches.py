@@ -1,0 +1,212 @@
+"""Batches of messages the warehouse wrote whole, kept in the Arrow columns it handed them over
+in: no Python object per row on the way from the warehouse to Segment and back into the
+acknowledgements (DuckDB; warehouse/duckdb.py streams them).
+
+A chunk's columns are the pending row's own, then the message with the comma that follows it
+in a batch (Warehouse.stream_written): a batch's body is the bytes its rows take in their
+chunks, copied once. The batches are cut exactly where Batcher cuts them, and behave as its
+batches do for the sender and the sync (acknowledged whole, halved, failed); only a batch that
+is not acknowledged whole is turned into Python lists.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy
+import pyarrow
+import pyarrow.compute as pc
+
+from ..warehouse.base import Acks
+from .batching import _ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, Batch
+
+# a chunk's columns, by position: sequence, operation, key, hash, change version, message
+SEQ, OP, KEY, HASH, VERSION, MESSAGE = range(6)
+_ACKED = (KEY, HASH, OP, VERSION)
+_ACK_TYPES = (pyarrow.string(), pyarrow.string(), pyarrow.string(), pyarrow.int64())
+
+
+class ColumnBatch:
+    """Messages with the pending changes they carry, as slices of the chunks they came in."""
+
+    def __init__(self, parts: list[pyarrow.RecordBatch]) -> None:
+        self.parts = parts
+        self._length = sum(part.num_rows for part in parts)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def _column(self, at: int) -> list[Any]:
+        return [value for part in self.parts for value in part.column(at).to_pylist()]
+
+    @property
+    def seqs(self) -> list[int]:
+        return self._column(SEQ)
+
+    @property
+    def ops(self) -> list[str]:
+        return self._column(OP)
+
+    @property
+    def keys(self) -> list[str]:
+        return self._column(KEY)
+
+    @property
+    def hashes(self) -> list[str | None]:
+        return self._column(HASH)
+
+    @property
+    def versions(self) -> list[int]:
+        return self._column(VERSION)
+
+    @property
+    def messages(self) -> list[bytes]:
+        return [message[:-1] for message in self._column(MESSAGE)]
+
+    def body(self, sent_at: str) -> bytes:
+        """The request body: each part's messages as they lie in their chunk, the last comma
+        left out, in one copy."""
+        pieces = [b'{"batch":[', *(_bytes_of(part.column(MESSAGE)) for part in self.parts)]
+        pieces[-1] = pieces[-1][:-1]
+        pieces.append(b'],"sentAt":"' + sent_at.encode() + b'"}')
+        return b"".join(pieces)
+
+    def acks(self, acknowledged: list[int]) -> Acks:
+        """As Batch.acks. Acknowledged whole: the columns copied out of the chunks (which hold
+        the messages too, and are let go once the batch is settled)."""
+        if len(acknowledged) == self._length:
+            return Acks(*(_copied(self.parts, at) for at in _ACKED))
+        return self.as_batch().acks(acknowledged)
+
+    def op_counts(self) -> Counter[str]:
+        # a handful of distinct operations: list.count runs in C
+        ops = self.ops
+        return Counter({op: ops.count(op) for op in set(ops)})
+
+    def halves(self) -> tuple[ColumnBatch, ColumnBatch]:
+        mid = self._length // 2
+        first: list[pyarrow.RecordBatch] = []
+        second: list[pyarrow.RecordBatch] = []
+        start = 0
+        for part in self.parts:
+            cut = min(max(mid - start, 0), part.num_rows)
+            if cut:
+                first.append(part.slice(0, cut))
+            if cut < part.num_rows:
+                second.append(part.slice(cut))
+            start += part.num_rows
+        return ColumnBatch(first), ColumnBatch(second)
+
+    def as_batch(self) -> Batch:
+        """The same batch in Python lists."""
+        batch = Batch(self.seqs, self.keys, self.ops, self.messages, self.hashes, self.versions)
+        batch.size = _ENVELOPE_BYTES + sum(len(m) + 1 for m in batch.messages)
+        return batch
+
+
+def _bytes_of(values: pyarrow.Array) -> memoryview:
+    """The bytes of a binary array's values, back to back, where they lie (no copy)."""
+    width = numpy.int64 if pyarrow.types.is_large_binary(values.type) else numpy.int32
+    _, offsets, data = values.buffers()
+    bounds = numpy.frombuffer(offsets, dtype=width)
+    start, end = int(bounds[values.offset]), int(bounds[values.offset + len(values)])
+    return memoryview(data)[start:end]
+
+
+def _copied(parts: list[pyarrow.RecordBatch], at: int) -> pyarrow.Array:
+    return pyarrow.concat_arrays([part.column(at) for part in parts])
+
+
+@dataclass
+class WrittenRows:
+    """A chunk's rows to send, with the bytes each takes in a batch (its message and
+    comma); whether it had rows the builder must judge (left out: no message was written for
+    them); and the key, operation and size of each message over Segment's limit (left out
+    too: rejected)."""
+
+    rows: pyarrow.RecordBatch
+    lengths: numpy.ndarray
+    flagged: bool
+    oversized: list[tuple[str, str, int]]
+
+
+def written_rows(chunk: pyarrow.RecordBatch, max_message_bytes: int) -> WrittenRows:
+    messages = chunk.column(MESSAGE)
+    lengths = pc.binary_length(messages)
+    too_long = pc.fill_null(pc.greater(lengths, max_message_bytes + 1), False)
+    flagged = messages.null_count > 0
+    oversized: list[tuple[str, str, int]] = []
+    if pc.any(too_long).as_py():
+        sizes = [length - 1 for length in lengths.filter(too_long).to_pylist()]
+        keys, ops = (chunk.column(at).filter(too_long).to_pylist() for at in (KEY, OP))
+        oversized = list(zip(keys, ops, sizes))
+    if flagged or oversized:
+        keep = pc.and_(pc.is_valid(messages), pc.invert(too_long))
+        chunk, lengths = chunk.filter(keep), lengths.filter(keep)
+    return WrittenRows(chunk, lengths.to_numpy(zero_copy_only=False), flagged, oversized)
+
+
+class ColumnBatcher:
+    """Batcher's cuts over chunks of Arrow columns: the same batches, found in the running
+    sizes of a chunk's messages (numpy) instead of message by message."""
+
+    def __init__(
+        self, max_bytes: int = MAX_BATCH_BYTES, max_messages: int = MAX_BATCH_MESSAGES
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_messages = max_messages
+        self._parts: list[pyarrow.RecordBatch] = []
+        self._size = _ENVELOPE_BYTES
+        self._count = 0
+
+    def extend(self, chunk: pyarrow.RecordBatch, lengths: numpy.ndarray) -> list[ColumnBatch]:
+        """Add a chunk's rows, with the bytes each takes in a batch; the batches filled,
+        handed back."""
+        full: list[ColumnBatch] = []
+        # ends[k]: the bytes the chunk's first k rows take in a batch
+        ends = numpy.zeros(len(lengths) + 1, dtype=numpy.int64)
+        numpy.cumsum(lengths, out=ends[1:])
+        start, count = 0, len(lengths)
+        while start < count:
+            room = self.max_messages - self._count
+            limit = self.max_bytes - self._size + ends[start]
+            stop = int(numpy.searchsorted(ends, limit, side="right")) - 1
+            stop = min(stop, start + room, count)
+            if stop <= start:
+                if self._count:
+                    full.append(self._cut())
+                    continue
+                stop = start + 1  # an oversized message alone, as Batcher lets it through
+            self._parts.append(chunk.slice(start, stop - start))
+            self._count += stop - start
+            self._size += int(ends[stop] - ends[start])
+            start = stop
+            if start < count:
+                full.append(self._cut())
+        return full
+
+    def _cut(self) -> ColumnBatch:
+        batch = ColumnBatch(self._parts)
+        self._parts, self._size, self._count = [], _ENVELOPE_BYTES, 0
+        return batch
+
+    def flush(self) -> ColumnBatch | None:
+        return self._cut() if self._count else None
+
+
+def joined_acks(parts: list[Acks]) -> Acks:
+    """Acknowledgements gathered from several batches as Arrow columns, a part in Python
+    lists converted."""
+    columns = []
+    for at, kind in enumerate(_ACK_TYPES):
+        chunks: list[pyarrow.Array] = []
+        for part in parts:
+            values = part[at]
+            if isinstance(values, list):
+                chunks.append(pyarrow.array(values, kind))
+            else:
+                chunks.append(values if values.type == kind else values.cast(kind))
+        columns.append(pyarrow.chunked_array(chunks, kind))
+    return Acks(*columns)
