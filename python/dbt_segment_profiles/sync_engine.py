@@ -38,7 +38,7 @@ from .settings import ProfileSpace
 from .warehouse import IssueRow, PendingStream, RunRecord, Warehouse
 
 # rows of messages the warehouse wrote whole read at a time as Arrow columns (_send_columns)
-COLUMN_CHUNK_ROWS = 4_096
+COLUMN_CHUNK_ROWS = 2_048
 # rows read at a time, with READ_AHEAD_CHUNKS more read ahead (warehouse/connections.py): on
 # 1,000,000 subscriptions rows 3,000 with one ahead peaked at 247-248 MB against 253-255 for
 # 5,000, at the same speed; two of 2,000 ahead hold as many rows as one of 3,000 beside the
