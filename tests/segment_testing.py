@@ -225,6 +225,26 @@ models:
 """
 
 
+# subscribers by id: an email and its subscription status
+SUBSCRIPTIONS_YML = """
+version: 2
+models:
+  - name: dim_subscribers
+    config:
+      meta:
+        segment:
+          primary_key: id
+          mappings:
+            - name: subscribers
+              action: subscriptions
+              profile_space: default
+              fields:
+                user_id: id
+                email: email
+                email_subscription_status: status
+"""
+
+
 def acknowledged_keys(project: Any, mapping: str, schema: str | None = None) -> list[str]:
     """Keys whose latest acknowledged change is not a delete: the state, with the acks the
     runner recorded since the last capture (the next capture folds them in). Checks that neither

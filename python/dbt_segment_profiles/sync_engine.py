@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .acknowledger import Acknowledger
 from .collector import streaming_collector
@@ -36,6 +36,9 @@ from .messages import (
 from .messages.sql_lane import SqlLane, lane_for
 from .settings import ProfileSpace
 from .warehouse import IssueRow, PendingStream, RunRecord, Warehouse
+
+if TYPE_CHECKING:
+    from .delivery.column_batches import ColumnBatcher
 
 # rows of messages the warehouse wrote whole read at a time as Arrow columns (_send_columns)
 COLUMN_CHUNK_ROWS = 2_048
@@ -434,13 +437,20 @@ class _MappingSender:
                         self._submit(full)
                 else:
                     self._reject(row, message)
-            self._drain()
-            self._record_issues()
-            if self.options.progress is not None:
-                self.options.progress(self.result, self.total)
-            # here too: when every row is rejected, nothing is submitted
-            if self._stopping():
-                raise _StopSending
+            self._chunk_done()
+        self._submit_last(batcher)
+
+    def _chunk_done(self) -> None:
+        """After each chunk: settle what was answered, hand issues over, report, and stop
+        here too (when every row is rejected, nothing is submitted)."""
+        self._drain()
+        self._record_issues()
+        if self.options.progress is not None:
+            self.options.progress(self.result, self.total)
+        if self._stopping():
+            raise _StopSending
+
+    def _submit_last(self, batcher: Batcher | ColumnBatcher) -> None:
         last = batcher.flush()
         if last is not None:
             self._submit(last)
@@ -460,15 +470,8 @@ class _MappingSender:
                 self._reject((None, op, key), oversize(size))
             for full in batcher.extend(written.rows, written.lengths):
                 self._submit(full)
-            self._drain()
-            self._record_issues()
-            if self.options.progress is not None:
-                self.options.progress(self.result, self.total)
-            if self._stopping():
-                raise _StopSending
-        last = batcher.flush()
-        if last is not None:
-            self._submit(last)
+            self._chunk_done()
+        self._submit_last(batcher)
         return flagged
 
     def _send_written(self, chunk: list[tuple], batcher: Batcher, message_at: int) -> bool:

@@ -12,7 +12,13 @@ from dbt.tests.util import run_dbt
 from dbt_segment_profiles.messages import MAX_MESSAGE_BYTES
 from dbt_segment_profiles.sync_engine import COLUMN_CHUNK_ROWS
 from dbt_segment_profiles.warehouse.duckdb import DuckDBWarehouse
-from segment_testing import acknowledged_keys, by_mapping, received, segment
+from segment_testing import (
+    SUBSCRIPTIONS_YML,
+    acknowledged_keys,
+    by_mapping,
+    received,
+    segment,
+)
 
 ROWS = 3 * COLUMN_CHUNK_ROWS
 # past the first chunk: the first decides that the rows are read as columns
@@ -30,31 +36,13 @@ select range as id,
 from range({ROWS})
 """
 
-SCHEMA_YML = """
-version: 2
-models:
-  - name: dim_subscribers
-    config:
-      meta:
-        segment:
-          primary_key: id
-          mappings:
-            - name: subscribers
-              action: subscriptions
-              profile_space: default
-              fields:
-                user_id: id
-                email: email
-                email_subscription_status: status
-"""
-
 
 @pytest.mark.duckdb_only
 class TestColumnStream:
     @pytest.fixture(scope="class")
     @classmethod
     def models(cls) -> dict[str, str]:
-        return {"dim_subscribers.sql": MODEL_SQL, "schema.yml": SCHEMA_YML}
+        return {"dim_subscribers.sql": MODEL_SQL, "schema.yml": SUBSCRIPTIONS_YML}
 
     def test_every_row_ends_as_the_row_stream_ends_it(
         self, project: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch

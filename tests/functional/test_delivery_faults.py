@@ -26,6 +26,7 @@ from dbt_segment_profiles.warehouse import Acks, RecordIssue
 from dbt_segment_profiles.warehouse.duckdb import RUNNER_SETTINGS, DuckDBWarehouse
 from dbt_segment_profiles.warehouse.postgres import MERGE_WORK_MEM_MB, PostgresWarehouse
 from segment_testing import (
+    SUBSCRIPTIONS_YML,
     USERS_YML,
     WRITE_KEY_ENV,
     acknowledged_keys,
@@ -352,25 +353,6 @@ def subscriptions_sql(rows: int, status: str = SQL_JUDGED) -> str:
         f"  '{quoted}' as status\n"
         "from ids"
     )
-
-
-SUBSCRIPTIONS_YML = """
-version: 2
-models:
-  - name: dim_subscribers
-    config:
-      meta:
-        segment:
-          primary_key: id
-          mappings:
-            - name: subscribers
-              action: subscriptions
-              profile_space: default
-              fields:
-                user_id: id
-                email: email
-                email_subscription_status: status
-"""
 
 
 def issue_summary(project: Any, mapping: str = "subscribers") -> tuple[Any, ...]:
