@@ -63,10 +63,12 @@ class Acknowledger(WriterThread[Acks]):
         while True:
             item = self._take()
             done = item is _DONE
-            parts = [] if done else [item]
-            rows = 0 if done else len(item.keys)
+            # new lists: the queued ones are the batches' own
+            acks = Acks([], [], [], [])
+            if not done:
+                acks.extend(item)
             deadline = time.monotonic() + GATHER_SECONDS
-            while not done and rows < GATHER_ROWS:
+            while not done and len(acks.keys) < GATHER_ROWS:
                 try:
                     more = self._take(max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
@@ -74,23 +76,8 @@ class Acknowledger(WriterThread[Acks]):
                 if more is _DONE:
                     done = True
                 else:
-                    parts.append(more)
-                    rows += len(more.keys)
-            if rows:
-                # new columns: the queued ones are the batches' own
-                self._write(self.warehouse.acknowledge, self.mapping, _joined(parts))
+                    acks.extend(more)
+            if acks.keys:
+                self._write(self.warehouse.acknowledge, self.mapping, acks)
             if done:
                 return
-
-
-def _joined(parts: list[Acks]) -> Acks:
-    """One batch's acknowledgements or several, as one set of columns: Python lists, or
-    Arrow's where a batch kept its columns (delivery/column_batches.py)."""
-    if all(type(part.keys) is list for part in parts):
-        joined = Acks([], [], [], [])
-        for part in parts:
-            joined.extend(part)
-        return joined
-    from .delivery.column_batches import joined_acks
-
-    return joined_acks(parts)

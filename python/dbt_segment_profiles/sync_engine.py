@@ -367,35 +367,19 @@ class _MappingSender:
         self.acknowledger = acknowledger
         if self.warehouse.records_issues_aside:
             self.recorder = IssueRecorder(self.warehouse, self.mapping, self.all_new)
-        stream: PendingStream | None = None
         try:
-            if lane is not None and self.warehouse.streams_columns:
-                stream = self.warehouse.stream_written(self.mapping, lane, COLUMN_CHUNK_ROWS)
-                chunks = iter(stream)
-                first = next(chunks, None)
-                if first is None:
-                    return
-                if not _mostly_flagged(first):
-                    if not self._send_columns(chain([first], chunks)):
-                        return
-                    # the rows the builder must judge, after the rest, in a stream of their own
-                    stream.close()
-                    stream = self.warehouse.stream_pending(
-                        self.mapping, self.options.chunk_rows, lane, flagged_only=True
-                    )
-                    self._build_and_send(stream, plan, True)
-                    return
-                # rows the builder judges from the start (as when every row is): read as rows
-                stream.close()
-            stream = self.warehouse.stream_pending(
-                self.mapping, self.options.chunk_rows, lane, without_sql_rejections=True
-            )
-            self._build_and_send(stream, plan, lane is not None)
+            columnar = lane is not None and self.warehouse.streams_columns
+            if not (columnar and self._sent_as_columns(plan, lane)):
+                self._send_stream(
+                    plan,
+                    lane is not None,
+                    self.warehouse.stream_pending(
+                        self.mapping, self.options.chunk_rows, lane, without_sql_rejections=True
+                    ),
+                )
         except _StopSending:
             pass
         finally:
-            if stream is not None:
-                stream.close()
             wait([future for _, future in self.in_flight])
             self._drain()
             try:
@@ -406,6 +390,37 @@ class _MappingSender:
                     # less than recording it on its own (0.7 s at 1,000,000 on Postgres)
                     self._hand_over_issues()
                     self.recorder.close()
+
+    def _sent_as_columns(self, plan: MessagePlan, lane: SqlLane) -> bool:
+        """Send the rows as the warehouse's Arrow columns (_send_columns), then the rows the
+        builder must judge in a stream of their own; False, with nothing sent, when most of
+        the first chunk's rows are the builder's (as when every row is): read them as rows."""
+        stream = self.warehouse.stream_written(self.mapping, lane, COLUMN_CHUNK_ROWS)
+        try:
+            chunks = iter(stream)
+            first = next(chunks, None)
+            if first is None:
+                return True
+            if _mostly_flagged(first):
+                return False
+            flagged = self._send_columns(chain([first], chunks))
+        finally:
+            stream.close()
+        if flagged:
+            self._send_stream(
+                plan,
+                True,
+                self.warehouse.stream_pending(
+                    self.mapping, self.options.chunk_rows, lane, flagged_only=True
+                ),
+            )
+        return True
+
+    def _send_stream(self, plan: MessagePlan, sql_built: bool, stream: PendingStream) -> None:
+        try:
+            self._build_and_send(stream, plan, sql_built)
+        finally:
+            stream.close()
 
     def _build_and_send(self, stream: PendingStream, plan: MessagePlan, sql_built: bool) -> None:
         builder = compile_mapping(self.mapping, stream.columns, plan)
@@ -455,7 +470,7 @@ class _MappingSender:
         if last is not None:
             self._submit(last)
 
-    def _send_columns(self, stream: PendingStream) -> bool:
+    def _send_columns(self, stream: Iterable[Any]) -> bool:
         """Send the messages the warehouse wrote whole, as Arrow record batches
         (delivery/column_batches.py); True when the stream had rows the builder must judge
         (without a message: they are left to a stream of their own)."""

@@ -8,7 +8,6 @@ import orjson
 import pyarrow
 import pytest
 
-from dbt_segment_profiles.acknowledger import _joined
 from dbt_segment_profiles.delivery.batching import MAX_BATCH_BYTES, Batcher
 from dbt_segment_profiles.delivery.column_batches import (
     ColumnBatch,
@@ -93,38 +92,18 @@ def test_rows_without_a_message_and_messages_over_the_limit_are_left_out() -> No
     assert not clean.flagged and clean.oversized == []
 
 
-def test_a_batch_acknowledged_whole_hands_over_its_columns_as_arrow() -> None:
+def test_a_batch_acknowledged_whole_hands_over_its_columns() -> None:
     ops = ["added", "updated", "added", "deleted"]
     chunk = chunk_of([message(i) for i in range(4)], 10, ops)
     batch = ColumnBatch([chunk.slice(0, 1), chunk.slice(1)])
-    acks = batch.acks(batch.seqs)
-    assert all(isinstance(column, pyarrow.Array) for column in acks)
-    assert [column.to_pylist() for column in acks] == [
-        ["k10", "k11", "k12", "k13"],
-        [None, "h11", "h12", "h13"],
-        ops,
-        [2, 3, 1, 2],
-    ]
+    assert batch.acks(batch.seqs) == Acks(
+        ["k10", "k11", "k12", "k13"], [None, "h11", "h12", "h13"], ops, [2, 3, 1, 2]
+    )
     assert batch.op_counts() == {"added": 2, "updated": 1, "deleted": 1}
-    # some acknowledged: Python lists of exactly those
+    # some acknowledged: exactly those
     assert batch.acks([11, 13]) == Acks(
         ["k11", "k13"], ["h11", "h13"], ["updated", "deleted"], [3, 2]
     )
-
-
-def test_acknowledgements_join_into_one_set_of_columns_lists_and_arrow_alike() -> None:
-    chunk = chunk_of([message(i) for i in range(3)])
-    arrow = ColumnBatch([chunk]).acks([0, 1, 2])
-    lists = Acks(["a"], [None], ["deleted"], [7])
-    joined = _joined([arrow, lists])
-    assert [column.to_pylist() for column in joined] == [
-        ["k0", "k1", "k2", "a"],
-        [None, "h1", "h2", None],
-        ["added", "added", "added", "deleted"],
-        [1, 2, 3, 7],
-    ]
-    only_lists = _joined([lists, Acks(["b"], ["h"], ["added"], [1])])
-    assert only_lists == Acks(["a", "b"], [None, "h"], ["deleted", "added"], [7, 1])
 
 
 def test_a_400_batch_of_columns_is_halved_until_only_the_bad_message_is_rejected() -> None:

@@ -66,10 +66,7 @@ class Batch:
         return Acks(*(list(column) for column in zip(*rows))) if rows else Acks([], [], [], [])
 
     def op_counts(self) -> Counter[str]:
-        """How many of each operation the batch carries."""
-        # a handful of distinct operations: list.count runs in C, Counter per item in Python
-        ops = self.ops
-        return Counter({op: ops.count(op) for op in set(ops)})
+        return counted(self.ops)
 
     def body(self, sent_at: str) -> bytes:
         """The request body: the envelope is joined onto the first and last messages, so the
@@ -97,6 +94,25 @@ class Batch:
         )
         part.size = _ENVELOPE_BYTES + sum(len(m) + 1 for m in part.messages)
         return part
+
+
+def counted(ops: list[str]) -> Counter[str]:
+    """How many of each operation a batch carries: a handful of distinct ones, so list.count
+    runs in C where Counter would go item by item in Python."""
+    return Counter({op: ops.count(op) for op in set(ops)})
+
+
+def fill_stop(
+    ends: list[int], start: int, size: int, filled: int, max_bytes: int, max_messages: int
+) -> int:
+    """Where the messages from `start` stop going into a batch of `filled` messages and `size`
+    bytes, `ends[k]` being the bytes the first k take with their commas: `start` when that
+    batch is full first. An oversized message goes alone, as Batcher.add lets it."""
+    stop = bisect_right(ends, max_bytes - size + ends[start], start) - 1
+    stop = min(stop, start + max_messages - filled, len(ends) - 1)
+    if stop <= start:
+        return start if filled else start + 1
+    return stop
 
 
 class Batcher:
@@ -146,15 +162,13 @@ class Batcher:
         start, count = 0, len(messages)
         while start < count:
             current = self._current
-            room = self.max_messages - len(current.messages)
-            stop = bisect_right(ends, self.max_bytes - current.size + ends[start], start) - 1
-            stop = min(stop, start + room, count)
-            if stop <= start:
-                if current.messages:
-                    full.append(current)
-                    self._current = Batch()
-                    continue
-                stop = start + 1  # an oversized message alone, as add() lets it through
+            stop = fill_stop(
+                ends, start, current.size, len(current.messages), self.max_bytes, self.max_messages
+            )
+            if stop == start:
+                full.append(current)
+                self._current = Batch()
+                continue
             current.seqs.extend(seqs[start:stop])
             current.keys.extend(keys[start:stop])
             current.ops.extend(ops[start:stop])

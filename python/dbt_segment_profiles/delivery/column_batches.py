@@ -5,29 +5,32 @@ acknowledgements (DuckDB; warehouse/duckdb.py streams them).
 A chunk's columns are the pending row's own, then the message with the comma that follows it
 in a batch (Warehouse.stream_written): a batch's body is the bytes its rows take in their
 chunks, copied once. The batches are cut exactly where Batcher cuts them, and behave as its
-batches do for the sender and the sync (acknowledged whole, halved, failed); only a batch that
-is not acknowledged whole is turned into Python lists.
+batches do for the sender and the sync (acknowledged whole, halved, failed); their columns
+become Python lists only once a batch is answered.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import numpy
 import pyarrow
 
 from ..warehouse.base import Acks
-from .batching import _ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, Batch
+from .batching import (
+    _ENVELOPE_BYTES,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_MESSAGES,
+    Batch,
+    counted,
+    fill_stop,
+)
 
 # a chunk's columns, by position: sequence, operation, key, hash, change version, message
 SEQ, OP, KEY, HASH, VERSION, MESSAGE = range(6)
-_ACKED = (KEY, HASH, OP, VERSION)
-_ACK_TYPES = (pyarrow.string(), pyarrow.string(), pyarrow.string(), pyarrow.int64())
-# the process's malloc, not pyarrow's default jemalloc pool, for the few columns copied here:
-# jemalloc's arenas and the pages it keeps took 5 MB more of a 1,000,000-row sync's peak
-_POOL = pyarrow.system_memory_pool()
 
 
 class ColumnBatch:
@@ -76,16 +79,14 @@ class ColumnBatch:
         return b"".join(pieces)
 
     def acks(self, acknowledged: list[int]) -> Acks:
-        """As Batch.acks. Acknowledged whole: the columns copied out of the chunks (which hold
-        the messages too, and are let go once the batch is settled)."""
+        """As Batch.acks, in Python lists: DuckDB takes them as NumPy arrays (it would import
+        pandas to scan Arrow's, 50 MB of a sync's peak)."""
         if len(acknowledged) == self._length:
-            return Acks(*(_copied(self.parts, at) for at in _ACKED))
+            return Acks(self.keys, self.hashes, self.ops, self.versions)
         return self.as_batch().acks(acknowledged)
 
     def op_counts(self) -> Counter[str]:
-        # a handful of distinct operations: list.count runs in C
-        ops = self.ops
-        return Counter({op: ops.count(op) for op in set(ops)})
+        return counted(self.ops)
 
     def halves(self) -> tuple[ColumnBatch, ColumnBatch]:
         mid = self._length // 2
@@ -112,10 +113,6 @@ def _bytes_of(values: pyarrow.Array) -> memoryview:
     """The bytes of a binary array's values, back to back, where they lie (no copy)."""
     offsets = _offsets(values)
     return memoryview(values.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
-
-
-def _copied(parts: list[pyarrow.RecordBatch], at: int) -> pyarrow.Array:
-    return pyarrow.concat_arrays([part.column(at) for part in parts], memory_pool=_POOL)
 
 
 @dataclass
@@ -161,8 +158,8 @@ def _offsets(values: pyarrow.Array) -> numpy.ndarray:
 
 
 class ColumnBatcher:
-    """Batcher's cuts over chunks of Arrow columns: the same batches, found in the running
-    sizes of a chunk's messages (numpy) instead of message by message."""
+    """Batcher's cuts over chunks of Arrow columns: the same batches, whose rows stay in the
+    chunks' columns."""
 
     def __init__(
         self, max_bytes: int = MAX_BATCH_BYTES, max_messages: int = MAX_BATCH_MESSAGES
@@ -174,26 +171,21 @@ class ColumnBatcher:
         self._count = 0
 
     def extend(self, chunk: pyarrow.RecordBatch, lengths: numpy.ndarray) -> list[ColumnBatch]:
-        """Add a chunk's rows, with the bytes each takes in a batch; the batches filled,
-        handed back."""
+        """Add a chunk's rows, with the bytes each takes in a batch (its message and comma);
+        the batches filled, handed back."""
         full: list[ColumnBatch] = []
-        # ends[k]: the bytes the chunk's first k rows take in a batch
-        ends = numpy.zeros(len(lengths) + 1, dtype=numpy.int64)
-        numpy.cumsum(lengths, out=ends[1:])
+        ends = list(accumulate(lengths.tolist(), initial=0))
         start, count = 0, len(lengths)
         while start < count:
-            room = self.max_messages - self._count
-            limit = self.max_bytes - self._size + ends[start]
-            stop = int(numpy.searchsorted(ends, limit, side="right")) - 1
-            stop = min(stop, start + room, count)
-            if stop <= start:
-                if self._count:
-                    full.append(self._cut())
-                    continue
-                stop = start + 1  # an oversized message alone, as Batcher lets it through
+            stop = fill_stop(
+                ends, start, self._size, self._count, self.max_bytes, self.max_messages
+            )
+            if stop == start:
+                full.append(self._cut())
+                continue
             self._parts.append(chunk.slice(start, stop - start))
             self._count += stop - start
-            self._size += int(ends[stop] - ends[start])
+            self._size += ends[stop] - ends[start]
             start = stop
             if start < count:
                 full.append(self._cut())
@@ -206,19 +198,3 @@ class ColumnBatcher:
 
     def flush(self) -> ColumnBatch | None:
         return self._cut() if self._count else None
-
-
-def joined_acks(parts: list[Acks]) -> Acks:
-    """Acknowledgements gathered from several batches as Arrow columns, a part in Python
-    lists converted."""
-    columns = []
-    for at, kind in enumerate(_ACK_TYPES):
-        chunks: list[pyarrow.Array] = []
-        for part in parts:
-            values = part[at]
-            if isinstance(values, list):
-                chunks.append(pyarrow.array(values, kind, memory_pool=_POOL))
-            else:
-                chunks.append(values if values.type == kind else values.cast(kind))
-        columns.append(pyarrow.concat_arrays(chunks, memory_pool=_POOL))
-    return Acks(*columns)

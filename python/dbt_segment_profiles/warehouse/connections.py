@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 # chunks fetched ahead of the one being built: with one, the reader stood idle whenever building
@@ -192,26 +193,15 @@ class AdapterConnections:
         else:
             InliningCursor(cur, self).execute(sql)
         # a server-side cursor describes its columns once the first rows are fetched
-        held = [self._fetch(cur, chunk_rows)]
-        columns = [d[0] for d in cur.description]
-        convert = self._row_converter(cur.description)
-
-        def fetched() -> Iterator[list[tuple]]:
-            # taken out of `held`: a name the closure kept would pin the first chunk (5,000
-            # rows, megabytes) in memory until the whole stream is read
-            rows = held.pop()
-            while rows:
-                yield rows
-                rows = self._fetch(cur, chunk_rows)
-
-        def chunks() -> Iterator[list[tuple]]:
-            try:
-                for rows in read_ahead(fetched()) if self.read_ahead else fetched():
-                    yield convert(rows) if convert else rows
-            finally:
-                self._end_stream(reader.handle, cur)
-
-        return PendingStream(columns, chunks())
+        first = self._fetch(cur, chunk_rows)
+        return streamed(
+            [d[0] for d in cur.description],
+            first,
+            partial(self._fetch, cur, chunk_rows),
+            partial(self._end_stream, reader.handle, cur),
+            self.read_ahead,
+            self._row_converter(cur.description),
+        )
 
     # how a warehouse streams: its cursor, its fetch, what it converts, how it ends
     def _stream_cursor(self, handle: Any) -> Any:
@@ -225,6 +215,36 @@ class AdapterConnections:
 
     def _end_stream(self, handle: Any, cur: Any) -> None:
         cur.close()
+
+
+def streamed(
+    columns: Sequence[str],
+    first: Any,
+    fetch: Callable[[], Any],
+    end: Callable[[], None],
+    ahead: bool,
+    convert: Callable[[Any], Any] | None = None,
+) -> PendingStream:
+    """A stream of `first`, then of each `fetch()` until one is empty, each converted, read
+    ahead on a thread where `ahead`; `end()` runs once it is read or closed."""
+    held = [first]
+
+    def fetched() -> Iterator[Any]:
+        # taken out of `held`: a name the closure kept would pin the first chunk (5,000 rows,
+        # megabytes) in memory until the whole stream is read
+        chunk = held.pop()
+        while chunk:
+            yield chunk
+            chunk = fetch()
+
+    def chunks() -> Iterator[Any]:
+        try:
+            for chunk in read_ahead(fetched()) if ahead else fetched():
+                yield convert(chunk) if convert else chunk
+        finally:
+            end()
+
+    return PendingStream(columns, chunks())
 
 
 def read_ahead(

@@ -15,7 +15,7 @@ import orjson
 from ..errors import SegmentProfilesError
 from ..logs import LOGGER
 from .base import PendingStream, T, Warehouse
-from .connections import read_ahead
+from .connections import streamed
 
 # the messages a lane wrote go from DuckDB to Segment in Arrow's columns, where pyarrow is
 # installed (the duckdb extra installs it); looked up, not imported: a sync with nothing to
@@ -69,6 +69,7 @@ class DuckDBWarehouse(Warehouse):
     message_dialect = "duckdb"
     # DuckDB runs the lane's SQL for the next chunk without the GIL while the last is built
     read_ahead = True
+    streams_columns = _HAS_ARROW
     # each merge's update passes over the mapping's issues, whatever the number of its keys:
     # recording 1,000,000 issues again took 2.7 s in merges of 10,000, 1.7 s in merges of
     # 60,000; with the keys scattered over the table, 14.8 s in merges of 10,000 and 4.2 s of
@@ -113,10 +114,6 @@ class DuckDBWarehouse(Warehouse):
         """As Warehouse.stream, under a cap raised as far as its first chunk needs."""
         return self.with_memory(partial(super().stream, sql, chunk_rows))
 
-    @property
-    def streams_columns(self) -> bool:  # type: ignore[override]
-        return _HAS_ARROW
-
     def stream_columns(self, sql: str, chunk_rows: int) -> PendingStream:
         """Rows of `sql` as Arrow record batches of `chunk_rows`, read ahead on a thread:
         DuckDB writes them without the GIL, and no Python object is made per row."""
@@ -127,22 +124,8 @@ class DuckDBWarehouse(Warehouse):
             self._reader = self.connect("dbt-segment-reader")
         # a relation's reader streams; a cursor's result would be read whole first
         reader = self._reader.handle.cursor().sql(sql).to_arrow_reader(chunk_rows)
-        held = [_next_batch(reader)]
-
-        def fetched() -> Iterator[Any]:
-            chunk = held.pop()
-            while chunk is not None:
-                if chunk.num_rows:
-                    yield chunk
-                chunk = _next_batch(reader)
-
-        def chunks() -> Iterator[Any]:
-            try:
-                yield from read_ahead(fetched())
-            finally:
-                reader.close()
-
-        return PendingStream(reader.schema.names, chunks())
+        fetch = partial(_next_batch, reader)
+        return streamed(reader.schema.names, fetch(), fetch, reader.close, ahead=True)
 
     def with_memory(self, work: Callable[[], T]) -> T:
         """As Warehouse.with_memory: `work` runs again under a doubled cap while it runs out
@@ -212,11 +195,11 @@ class DuckDBWarehouse(Warehouse):
             with super().column_source(cur, columns) as source:
                 yield source
             return
-        source = {
-            name: _as_array(numpy, values, numpy.int64 if kind in _INTEGERS else object)
+        arrays = {
+            name: numpy.array(values, dtype=numpy.int64 if kind in _INTEGERS else object)
             for name, (kind, values) in columns.items()
         }
-        cur.register(_COLUMNS_VIEW, source)
+        cur.register(_COLUMNS_VIEW, arrays)
         try:
             yield _COLUMNS_VIEW, ()
         finally:
@@ -293,21 +276,15 @@ class DuckDBWarehouse(Warehouse):
         return f"strftime({expression}, '%Y-%m-%dT%H:%M:%S.%gZ')"
 
 
-def _as_array(numpy: Any, values: Any, dtype: Any) -> Any:
-    """A column as a NumPy array, an Arrow array's too (delivery/column_batches.py): DuckDB
-    scanning an Arrow table imports pandas where it is installed, 50 MB of a sync's peak; the
-    conversion costs about 0.3 s per 1,000,000 acknowledgements."""
-    if type(values).__module__.startswith("pyarrow"):
-        # not to_numpy: for strings (and for any ChunkedArray) it imports pandas too
-        values = values.to_pylist()
-    return numpy.array(values, dtype=dtype)
-
-
 def _next_batch(reader: Any) -> Any:
-    try:
-        return reader.read_next_batch()
-    except StopIteration:
-        return None
+    """The reader's next record batch with rows in it; None after the last."""
+    while True:
+        try:
+            chunk = reader.read_next_batch()
+        except StopIteration:
+            return None
+        if chunk.num_rows:
+            return chunk
 
 
 def _wrapped(exc: BaseException) -> Iterator[BaseException]:
