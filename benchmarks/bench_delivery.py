@@ -22,10 +22,13 @@ Rejected and failed paths: rows recorded per second, and their ratio to sending 
 (the identify path's rate). Peak RSS is each child's ru_maxrss (os.wait4). Nothing is asserted
 about time (machines are shared and noisy); the exit code is 1 only when a count does not match
 (messages received, rows acknowledged, issues recorded). The children run this checkout's
-runner (python/ first on PYTHONPATH).
+runner (python/ first on PYTHONPATH). On DuckDB they read the messages as Arrow columns, pyarrow
+being installed here; `--rows-stream` has them read rows, as an install without the arrow extra
+does (SEGMENT_PROFILES_ARROW=0).
 
     .venv/bin/python benchmarks/bench_delivery.py --quick
     .venv/bin/python benchmarks/bench_delivery.py --rows-small 200000 --rows-large 1000000
+    .venv/bin/python benchmarks/bench_delivery.py --rows-stream --rows-large 0
     .venv/bin/python benchmarks/bench_delivery.py --profile postgres --rows-large 0
     .venv/bin/python benchmarks/bench_delivery.py --only-rejected --recording-alone
 """
@@ -52,6 +55,8 @@ from _paths import Path as BenchPath
 from _processes import run_checked, run_measured
 from _receiver import read_stats
 from _targets import Target, open_target
+
+from dbt_segment_profiles.warehouse.duckdb import ARROW_ENV
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
@@ -405,6 +410,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="DuckDB: also time recording as many issues alone (benchmarks/_record_issues.py)",
     )
+    parser.add_argument(
+        "--rows-stream",
+        action="store_true",
+        help=f"DuckDB: the runner reads rows, not Arrow columns, as without the arrow extra "
+        f"({ARROW_ENV}=0)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = parser.parse_args(argv)
     if args.quick:
@@ -450,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="segment-bench-"))
     project = workdir / "project"
     env = child_env(workdir)
+    if args.rows_stream:
+        env[ARROW_ENV] = "0"
+    stream = "rows" if args.rows_stream or args.profile != "duckdb" else "Arrow columns"
     receivers: dict[str, Receiver] = {}
     target: Target | None = None
     results: dict[str, list[Measurement]] = {}
@@ -459,7 +473,11 @@ def main(argv: list[str] | None = None) -> int:
         env[ENDPOINT_ENV] = receivers["ok"].url
         env[FAILING_ENDPOINT_ENV] = receivers["failing"].url
         target = open_target(args.profile, workdir)
-        print(f"workdir {workdir}; {args.profile}; receiver {receivers['ok'].url}", flush=True)
+        print(
+            f"workdir {workdir}; {args.profile}, the runner reads {stream}; "
+            f"receiver {receivers['ok'].url}",
+            flush=True,
+        )
         write_project(project, target, sizes, args.selected)
         dbt = str(BIN / "dbt")
         run_checked([dbt, "deps", *project_flags(project)], env, project)

@@ -11,7 +11,7 @@ from dbt.tests.util import run_dbt
 
 from dbt_segment_profiles.messages import MAX_MESSAGE_BYTES
 from dbt_segment_profiles.sync_engine import COLUMN_CHUNK_ROWS
-from dbt_segment_profiles.warehouse.duckdb import DuckDBWarehouse
+from dbt_segment_profiles.warehouse.duckdb import ARROW_ENV, DuckDBWarehouse
 from segment_testing import (
     SUBSCRIPTIONS_YML,
     acknowledged_keys,
@@ -99,3 +99,64 @@ class TestColumnStream:
         again = by_mapping(document)["subscribers"]
         assert (again["sent"], again["rejected"]) == (0, len(bad))
         assert len(received(sandbox)) == len(messages)
+
+
+@pytest.mark.duckdb_only
+class TestRowsByChoice:
+    """SEGMENT_PROFILES_ARROW=0 (or no pyarrow: the duckdb extra without the arrow one) reads
+    rows; the messages, counts and issues are those the Arrow columns give."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {"dim_subscribers.sql": MODEL_SQL, "schema.yml": SUBSCRIPTIONS_YML}
+
+    def test_rows_and_columns_send_the_same_messages(
+        self, project: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        streams: list[str] = []
+        original = DuckDBWarehouse.stream_columns
+
+        def counted(self: DuckDBWarehouse, sql: str, chunk_rows: int) -> Any:
+            streams.append(sql)
+            return original(self, sql, chunk_rows)
+
+        monkeypatch.setattr(DuckDBWarehouse, "stream_columns", counted)
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        monkeypatch.setenv(ARROW_ENV, "off")
+        code, document = segment(project, "sync")
+        assert streams == [], "the rows were read as columns"
+        as_rows = by_mapping(document)["subscribers"]
+        sent_as_rows = received(sandbox)
+        rows_issues = recorded_issues(project)
+
+        code, document = segment(project, "reset", "subscribers")
+        assert code == 0, document
+        monkeypatch.delenv(ARROW_ENV)
+        code, document = segment(project, "sync")
+        assert len(streams) == 1, "the messages went as Arrow columns"
+        as_columns = by_mapping(document)["subscribers"]
+        sent_as_columns = received(sandbox)[len(sent_as_rows) :]
+
+        counted_keys = ("sent", "acknowledged", "rejected", "failed")
+        assert [as_rows[k] for k in counted_keys] == [as_columns[k] for k in counted_keys]
+        assert as_rows["sent"] == ROWS - len(FLAGGED | SQL_REJECTED | OVERSIZED)
+        assert comparable(sent_as_rows) == comparable(sent_as_columns)
+        assert recorded_issues(project) == rows_issues
+
+
+def comparable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages by user, without what differs from one send of a row to the next."""
+    varying = {"messageId", "sentAt", "timestamp"}
+    kept = [{k: v for k, v in m.items() if k not in varying} for m in messages]
+    return sorted(kept, key=lambda m: int(m["userId"]))
+
+
+def recorded_issues(project: Any) -> list[tuple[Any, ...]]:
+    return project.run_sql(
+        "select record_key, operation, reason from "
+        f"{project.test_schema}_segment.segment_record_issues "
+        "where mapping_name = 'subscribers' order by record_key",
+        fetch="all",
+    )

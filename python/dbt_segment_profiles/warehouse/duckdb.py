@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,9 +18,12 @@ from ..logs import LOGGER
 from .base import PendingStream, T, Warehouse
 from .connections import streamed
 
-# the messages a lane wrote go from DuckDB to Segment in Arrow's columns, where pyarrow is
-# installed (the duckdb extra installs it); looked up, not imported: a sync with nothing to
-# send never needs it (0.1 s)
+# the messages a lane wrote go from DuckDB to Segment in Arrow's columns where pyarrow is
+# installed (the arrow extra) and this variable does not say no: about 1 s less per 1,000,000
+# rows for 30-35 MB more peak RSS (pyarrow's libraries), which the duckdb extra alone keeps
+# below 250 MB. Looked up, not imported: a sync with nothing to send never needs it (0.1 s)
+ARROW_ENV = "SEGMENT_PROFILES_ARROW"
+_ARROW_OFF = frozenset({"0", "false", "no", "off"})
 _HAS_ARROW = all(find_spec(name) is not None for name in ("numpy", "pyarrow"))
 
 # Python columns as DuckDB sees them (Warehouse.column_source), and the types held as integers
@@ -69,7 +73,6 @@ class DuckDBWarehouse(Warehouse):
     message_dialect = "duckdb"
     # DuckDB runs the lane's SQL for the next chunk without the GIL while the last is built
     read_ahead = True
-    streams_columns = _HAS_ARROW
     # each merge's update passes over the mapping's issues, whatever the number of its keys:
     # recording 1,000,000 issues again took 2.7 s in merges of 10,000, 1.7 s in merges of
     # 60,000; with the keys scattered over the table, 14.8 s in merges of 10,000 and 4.2 s of
@@ -88,6 +91,10 @@ class DuckDBWarehouse(Warehouse):
     # group, its phase 14.1-17.6 s against 11.1-11.7 s, at the same peak (each alternated
     # with merges of two row groups: 1.8-2.3 s, 10.6-14.0 s)
     issue_insert_rows = 122_880
+
+    @property
+    def streams_columns(self) -> bool:  # type: ignore[override]
+        return _HAS_ARROW and os.environ.get(ARROW_ENV, "").strip().lower() not in _ARROW_OFF
 
     def __init__(self, adapter: Any, schema: str, wait_seconds: float = 0.0):
         self._wait_seconds = wait_seconds
