@@ -259,9 +259,11 @@ def _sync_one(
         )
     # the rest, also when interrupted: they are facts
     warehouse.record_issues(mapping, issues, all_new)
-    if not all_new:
-        # with none recorded before, every issue is this sync's own, of a row it did not get
-        # acknowledged: nothing is resolved (a pass over 1,000,000 new issues: 0.4 s of CPU)
+    # with none recorded before, every issue is this sync's own, of a row it did not get
+    # acknowledged: nothing is resolved (a pass over 1,000,000 new issues: 0.4 s of CPU). With
+    # none at all there is nothing to clear, and the delete's anti join would still read every
+    # unacknowledged row (0.2-0.35 s of a sync with nothing pending over 1,000,000 rows)
+    if not all_new and warehouse.has_recorded_issues(mapping):
         warehouse.clear_resolved_issues(mapping, started_at)
     result.duration_seconds = time.monotonic() - started
     if options.stop.is_set():

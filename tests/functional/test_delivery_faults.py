@@ -1015,3 +1015,62 @@ class TestInterruptedRejections(RejectedSubscribers):
             fetch="one",
         )[0]
         assert attempts == self.ROWS + recorded
+
+
+# ten subscribers, the second of them rejected by SQL (a status Segment does not know)
+SUBSCRIBERS_ONE_REJECTED = """
+select id, 'user' || id || '@example.com' as email,
+  case when id = 2 then 'MAYBE' else 'subscribed' end as status
+from (values (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) as t(id)
+{where}
+"""
+
+
+class TestIssuesOfRowsGone:
+    """A sync with nothing pending forgets the issues of rows that are gone, and, where the
+    mapping has none, leaves the issues table alone (its delete would read every pending row)."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls) -> dict[str, str]:
+        return {
+            "dim_subscribers.sql": SUBSCRIBERS_ONE_REJECTED.format(where=""),
+            "schema.yml": SUBSCRIPTIONS_YML,
+        }
+
+    def test_cleared_with_nothing_pending(
+        self, project: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        run_dbt(["deps"])
+        run_dbt(["run"])
+        code, document = segment(project, "sync")
+        assert code == 1, document
+        assert (by_mapping(document)["subscribers"]["sent"], issue_keys(project)) == (9, ["2"])
+
+        # the rejected row leaves the model: nothing is pending, and its issue is resolved
+        model = Path(project.project_root) / "models" / "dim_subscribers.sql"
+        model.write_text(SUBSCRIBERS_ONE_REJECTED.format(where="where id <> 2"))
+        run_dbt(["run"])
+        statements = count_statements(monkeypatch)
+        code, document = segment(project, "sync")
+        assert code == 0, document
+        result = by_mapping(document)["subscribers"]
+        assert (result["sent"], result["rejected"], sum(result["pending"].values())) == (0, 0, 0)
+        assert issue_keys(project) == []
+        assert [s for s in statements if s.lstrip().startswith("delete") and "issues" in s]
+
+        # none left: the next sync with nothing pending deletes nothing
+        statements.clear()
+        code, document = segment(project, "sync")
+        assert code == 0, document
+        assert [s for s in statements if s.lstrip().startswith("delete")] == []
+        assert len(received(sandbox)) == 9
+
+
+def issue_keys(project: Any) -> list[str]:
+    rows = project.run_sql(
+        f"select record_key from {project.test_schema}_segment.segment_record_issues "
+        "where mapping_name = 'subscribers' order by record_key",
+        fetch="all",
+    )
+    return [str(key) for (key,) in rows]
