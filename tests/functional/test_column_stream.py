@@ -37,24 +37,32 @@ from range({ROWS})
 """
 
 
-@pytest.mark.duckdb_only
-class TestColumnStream:
+def column_streams(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The queries DuckDB streams as Arrow columns from now on."""
+    streams: list[str] = []
+    original = DuckDBWarehouse.stream_columns
+
+    def counted(self: DuckDBWarehouse, sql: str, chunk_rows: int) -> Any:
+        streams.append(sql)
+        return original(self, sql, chunk_rows)
+
+    monkeypatch.setattr(DuckDBWarehouse, "stream_columns", counted)
+    return streams
+
+
+class Subscribers:
     @pytest.fixture(scope="class")
     @classmethod
     def models(cls) -> dict[str, str]:
         return {"dim_subscribers.sql": MODEL_SQL, "schema.yml": SUBSCRIPTIONS_YML}
 
+
+@pytest.mark.duckdb_only
+class TestColumnStream(Subscribers):
     def test_every_row_ends_as_the_row_stream_ends_it(
         self, project: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        streams: list[str] = []
-        original = DuckDBWarehouse.stream_columns
-
-        def counted(self: DuckDBWarehouse, sql: str, chunk_rows: int) -> Any:
-            streams.append(sql)
-            return original(self, sql, chunk_rows)
-
-        monkeypatch.setattr(DuckDBWarehouse, "stream_columns", counted)
+        streams = column_streams(monkeypatch)
         run_dbt(["deps"])
         run_dbt(["run"])
         code, document = segment(project, "sync")
@@ -102,26 +110,14 @@ class TestColumnStream:
 
 
 @pytest.mark.duckdb_only
-class TestRowsByChoice:
+class TestRowsByChoice(Subscribers):
     """SEGMENT_PROFILES_ARROW=0 (or no pyarrow: the duckdb extra without the arrow one) reads
     rows; the messages, counts and issues are those the Arrow columns give."""
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def models(cls) -> dict[str, str]:
-        return {"dim_subscribers.sql": MODEL_SQL, "schema.yml": SUBSCRIPTIONS_YML}
 
     def test_rows_and_columns_send_the_same_messages(
         self, project: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        streams: list[str] = []
-        original = DuckDBWarehouse.stream_columns
-
-        def counted(self: DuckDBWarehouse, sql: str, chunk_rows: int) -> Any:
-            streams.append(sql)
-            return original(self, sql, chunk_rows)
-
-        monkeypatch.setattr(DuckDBWarehouse, "stream_columns", counted)
+        streams = column_streams(monkeypatch)
         run_dbt(["deps"])
         run_dbt(["run"])
         monkeypatch.setenv(ARROW_ENV, "off")
