@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import shutil
@@ -40,22 +41,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-# what this process made and removes when the run ends (each run, each xdist worker, made one)
-_made_here: list[str] = []
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    for path in _made_here:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     # dbt's own answer, without inspect.stack() over pytest's deep stack (see the module)
     _load_helper("flag_source").install()
     # dbt's config schemas, which the runner keeps on disk, in a directory of this run's own
     if "DBT_SEGMENT_CACHE_DIR" not in os.environ:
         os.environ["DBT_SEGMENT_CACHE_DIR"] = tempfile.mkdtemp(prefix="segment-cache-")
-        _made_here.append(os.environ["DBT_SEGMENT_CACHE_DIR"])
+        # removed at exit, after the runner's own exit handler has saved the cache into it
+        # (exit handlers run last registered first; the runner registers its own later)
+        atexit.register(shutil.rmtree, os.environ["DBT_SEGMENT_CACHE_DIR"], ignore_errors=True)
     # dbt writes every event of every invocation to logs/dbt.log at debug level, formatted
     # whether read or not: test_state_trust and test_change_capture took 88 s of CPU against
     # 100 s without it (medians of four alternations each). Only the tests that read that
