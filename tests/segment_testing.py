@@ -245,6 +245,15 @@ models:
 """
 
 
+def recorded_issues(project: Any, mapping: str, columns: str = "record_key") -> list[Any]:
+    """The mapping's rows in segment_record_issues, these columns of them, by key."""
+    return project.run_sql(
+        f"select {columns} from {project.test_schema}_segment.segment_record_issues "
+        f"where mapping_name = '{mapping}' order by record_key",
+        fetch="all",
+    )
+
+
 def acknowledged_keys(project: Any, mapping: str, schema: str | None = None) -> list[str]:
     """Keys whose latest acknowledged change is not a delete: the state, with the acks the
     runner recorded since the last capture (the next capture folds them in). Checks that neither

@@ -228,6 +228,7 @@ def _sync_one(
     issues: list[IssueRow] = []
     # each row is recorded at most once a sync: with none recorded before, every issue this
     # sync records is new, and goes in without a pass over the mapping's issues
+    had_issues = warehouse.has_recorded_issues(mapping)
     all_new = False
     if space_sender.auth_error is not None:
         result.error = _auth_message(space_sender)
@@ -235,7 +236,7 @@ def _sync_one(
         # written ahead: whatever happens to the sends, the next capture knows they may have
         # reached Segment
         warehouse.record_attempts(mapping)
-        all_new = not warehouse.has_recorded_issues(mapping)
+        all_new = not had_issues
         total = sum(result.pending.values())
         if options.progress_start is not None:
             options.progress_start(result, total)
@@ -260,10 +261,10 @@ def _sync_one(
     # the rest, also when interrupted: they are facts
     warehouse.record_issues(mapping, issues, all_new)
     # with none recorded before, every issue is this sync's own, of a row it did not get
-    # acknowledged: nothing is resolved (a pass over 1,000,000 new issues: 0.4 s of CPU). With
-    # none at all there is nothing to clear, and the delete's anti join would still read every
-    # unacknowledged row (0.2-0.35 s of a sync with nothing pending over 1,000,000 rows)
-    if not all_new and warehouse.has_recorded_issues(mapping):
+    # acknowledged: nothing is resolved (a pass over 1,000,000 new issues: 0.4 s of CPU), and
+    # the delete's anti join would still read every unacknowledged row (0.2-0.35 s of a sync
+    # with nothing pending over 1,000,000 rows)
+    if had_issues:
         warehouse.clear_resolved_issues(mapping, started_at)
     result.duration_seconds = time.monotonic() - started
     if options.stop.is_set():

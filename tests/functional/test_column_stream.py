@@ -17,6 +17,7 @@ from segment_testing import (
     acknowledged_keys,
     by_mapping,
     received,
+    recorded_issues,
     segment,
 )
 
@@ -90,12 +91,7 @@ class TestColumnStream(Subscribers):
         assert len({m["messageId"] for m in messages}) == len(messages)
         assert sorted(map(int, acknowledged_keys(project, "subscribers"))) == users
 
-        issues = project.run_sql(
-            "select record_key, reason from "
-            f"{project.test_schema}_segment.segment_record_issues "
-            "where mapping_name = 'subscribers' order by record_key",
-            fetch="all",
-        )
+        issues = recorded_issues(project, "subscribers", "record_key, reason")
         reasons = {int(key): reason for key, reason in issues}
         assert set(reasons) == bad
         assert all("MAYBE'S" in reasons[key] for key in FLAGGED)
@@ -125,7 +121,8 @@ class TestRowsByChoice(Subscribers):
         assert streams == [], "the rows were read as columns"
         as_rows = by_mapping(document)["subscribers"]
         sent_as_rows = received(sandbox)
-        rows_issues = recorded_issues(project)
+        columns = "record_key, operation, reason"
+        rows_issues = recorded_issues(project, "subscribers", columns)
 
         code, document = segment(project, "reset", "subscribers")
         assert code == 0, document
@@ -139,7 +136,7 @@ class TestRowsByChoice(Subscribers):
         assert [as_rows[k] for k in counted_keys] == [as_columns[k] for k in counted_keys]
         assert as_rows["sent"] == ROWS - len(FLAGGED | SQL_REJECTED | OVERSIZED)
         assert comparable(sent_as_rows) == comparable(sent_as_columns)
-        assert recorded_issues(project) == rows_issues
+        assert recorded_issues(project, "subscribers", columns) == rows_issues
 
 
 def comparable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -147,12 +144,3 @@ def comparable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     its own."""
     kept = [{k: v for k, v in m.items() if k != "messageId"} for m in messages]
     return sorted(kept, key=lambda m: int(m["userId"]))
-
-
-def recorded_issues(project: Any) -> list[tuple[Any, ...]]:
-    return project.run_sql(
-        "select record_key, operation, reason from "
-        f"{project.test_schema}_segment.segment_record_issues "
-        "where mapping_name = 'subscribers' order by record_key",
-        fetch="all",
-    )

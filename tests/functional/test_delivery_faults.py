@@ -34,6 +34,7 @@ from segment_testing import (
     by_mapping,
     generated_users_sql,
     received,
+    recorded_issues,
     segment,
     segment_project_config,
     settled,
@@ -1068,9 +1069,4 @@ class TestIssuesOfRowsGone:
 
 
 def issue_keys(project: Any) -> list[str]:
-    rows = project.run_sql(
-        f"select record_key from {project.test_schema}_segment.segment_record_issues "
-        "where mapping_name = 'subscribers' order by record_key",
-        fetch="all",
-    )
-    return [str(key) for (key,) in rows]
+    return [str(key) for (key,) in recorded_issues(project, "subscribers")]
